@@ -1,0 +1,135 @@
+// Every differentiable op of nibble, in one list. Each op lives in core/ops/<family>.cpp with its
+// forward and its backward side by side. All ops take and return float32 Tensors; elementwise ops
+// broadcast like NumPy ([4,3] + [3] -> [4,3]; [4,1] * [1,5] -> [4,5]).
+// Axes may be negative (-1 is the last). Bad shapes or axes throw nibble::Error naming the op.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace nibble {
+
+// ---- elementwise, binary (broadcasting) -- core/ops/elementwise.cpp ---------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, float b);
+Tensor mul(const Tensor& a, float b);
+Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
+
+// ---- elementwise, unary -- core/ops/elementwise.cpp ---------------------------------------------
+Tensor neg(const Tensor& a);
+Tensor pow(const Tensor& a, float exponent);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor abs(const Tensor& a);  // d|x|/dx = sign(x), 0 at 0
+Tensor clamp(const Tensor& a, float low, float high);  // gradient 1 strictly inside, 0 outside
+Tensor relu(const Tensor& a);
+Tensor leaky_relu(const Tensor& a, float negative_slope = 0.01f);
+Tensor gelu(const Tensor& a);  // exact: x * Phi(x), Phi the standard normal CDF (PyTorch default)
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+
+// where(condition, a, b): a where condition != 0, else b; all three broadcast together.
+// The condition gets no gradient.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+// masked_fill(a, mask, value): value where mask != 0, else a (e.g. -inf for a causal mask).
+Tensor masked_fill(const Tensor& a, const Tensor& mask, float value);
+
+// ---- reductions -- core/ops/reduce.cpp --------------------------------------------------------
+Tensor sum(const Tensor& a);  // all elements -> shape []
+Tensor sum(const Tensor& a, int64_t axis, bool keepdim = false);
+Tensor mean(const Tensor& a);
+Tensor mean(const Tensor& a, int64_t axis, bool keepdim = false);
+Tensor max(const Tensor& a);  // gradient split evenly between tied maxima
+Tensor max(const Tensor& a, int64_t axis, bool keepdim = false);  // ties: the first index wins
+Tensor min(const Tensor& a, int64_t axis, bool keepdim = false);
+// var with Bessel's correction by default (unbiased, like torch.var); unbiased=false divides by n.
+Tensor var(const Tensor& a, bool unbiased = true);
+Tensor var(const Tensor& a, int64_t axis, bool keepdim = false, bool unbiased = true);
+std::vector<int64_t> argmax(const Tensor& a, int64_t axis);  // no gradient; shape without axis
+
+// ---- softmax family -- core/ops/softmax.cpp ----------------------------------------------------
+// Numerically stable: the row maximum is subtracted first, so logits of 1e4 stay finite.
+Tensor softmax(const Tensor& a, int64_t axis);
+Tensor log_softmax(const Tensor& a, int64_t axis);
+
+// ---- linear algebra -- core/ops/matmul.cpp ----------------------------------------------------
+// [M,K] @ [K,N] -> [M,N]; batched [...,M,K] @ [...,K,N] with broadcast batch dims; a 1-d operand
+// is treated as a row (left) or column (right) vector and that axis is dropped, as in NumPy.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- convolution and pooling -- core/ops/conv.cpp, core/ops/pool.cpp -----------------------------
+struct Size2 {  // (height, width) pair; Size2(3) means 3x3
+  int64_t h = 1, w = 1;
+  Size2() = default;
+  Size2(int64_t both) : h(both), w(both) {}  // NOLINT: implicit on purpose, conv2d(x, w, b, 2)
+  Size2(int64_t height, int64_t width) : h(height), w(width) {}
+};
+struct Conv2dOptions {
+  Size2 stride = 1;
+  Size2 padding = 0;
+  Size2 dilation = 1;
+  int64_t groups = 1;
+};
+// input [N,C,H,W], weight [OC, C/groups, KH, KW], bias [OC] or undefined -> [N,OC,OH,OW]
+// OH = (H + 2*pad_h - dil_h*(KH-1) - 1) / stride_h + 1  (same for OW)
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
+              const Conv2dOptions& options = {});
+// [N,C,H,W] -> [N,C,OH,OW]; stride defaults to the kernel size (PyTorch's default).
+// max_pool2d pads with -inf, avg_pool2d counts the padding as zeros (count_include_pad=True).
+Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride = 0, Size2 padding = 0);
+Tensor avg_pool2d(const Tensor& input, Size2 kernel, Size2 stride = 0, Size2 padding = 0);
+
+// ---- layers' building blocks -- core/ops/nn_ops.cpp --------------------------------------------
+// weight [V, D], indices (any shape, given as index_shape) -> index_shape + [D]
+Tensor embedding(const Tensor& weight, const std::vector<int64_t>& indices, const Shape& index_shape);
+// Normalises over the last normalized_shape.size() axes; weight/bias have normalized_shape
+// (either may be undefined). y = (x - mean) / sqrt(var_biased + eps) * weight + bias
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), float eps = 1e-5f);
+// Inverted dropout: in training zero each element with probability p and scale the rest by
+// 1/(1-p); in evaluation the identity.
+Tensor dropout(const Tensor& x, float p, bool training);
+
+// ---- joining -- core/ops/join.cpp --------------------------------------------------------------
+Tensor cat(const std::vector<Tensor>& tensors, int64_t axis);    // shapes agree except on axis
+Tensor stack(const std::vector<Tensor>& tensors, int64_t axis);  // equal shapes, new axis
+
+// ---- losses -- core/ops/loss.cpp --------------------------------------------------------------
+enum class Reduction { None, Mean, Sum, BatchMean };  // BatchMean: sum / batch size (kl_div)
+// logits [N,C], target N class indices in [0,C) -> mean/sum over N, or [N] for None.
+// label_smoothing e mixes the one-hot target with uniform: (1-e)*onehot + e/C (PyTorch's rule).
+Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& target,
+                     Reduction reduction = Reduction::Mean, float label_smoothing = 0.0f);
+Tensor nll_loss(const Tensor& log_probs, const std::vector<int64_t>& target,
+                Reduction reduction = Reduction::Mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// Stable form: max(x,0) - x*y + log(1 + exp(-|x|)); target probabilities y in [0,1].
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean);
+// PyTorch's convention: input = log-probabilities of the model, target = probabilities.
+// Pointwise target * (log(target) - input), with 0 * log 0 = 0. BatchMean divides by input.size(0)
+// (the mathematically correct KL per example); Mean divides by the element count.
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+
+// ---- operators -------------------------------------------------------------------------------
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+inline Tensor operator+(const Tensor& a, float b) { return add(a, b); }
+inline Tensor operator+(float a, const Tensor& b) { return add(b, a); }
+inline Tensor operator-(const Tensor& a, float b) { return add(a, -b); }
+inline Tensor operator-(float a, const Tensor& b) { return add(neg(b), a); }
+inline Tensor operator*(const Tensor& a, float b) { return mul(a, b); }
+inline Tensor operator*(float a, const Tensor& b) { return mul(b, a); }
+inline Tensor operator/(const Tensor& a, float b) { return mul(a, 1.0f / b); }
+inline Tensor operator/(float a, const Tensor& b) { return mul(pow(b, -1.0f), a); }
+
+}  // namespace nibble

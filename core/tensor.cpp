@@ -1,0 +1,234 @@
+// Tensor: storage, factories, metadata and element access. Views (reshape, transpose, slice ...)
+// live in core/ops/view.cpp because they are differentiable ops like any other.
+#include "core/tensor.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+
+namespace nibble {
+
+// ---- Storage ---------------------------------------------------------------------------------
+
+Storage::Storage(int64_t size) : size_(size) {
+  check(size >= 0, "Storage", "negative size " + std::to_string(size));
+  // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes.
+  const size_t bytes = ((static_cast<size_t>(size) * sizeof(float) + 63) / 64) * 64;
+  data_ = static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
+  if (data_ == nullptr) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data_); }
+
+// ---- shape helpers ---------------------------------------------------------------------------
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t stride = 1;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+int64_t numel_of(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) {
+    fail(op, "axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                 std::to_string(rank),
+         "valid axes are " + std::to_string(-rank) + " .. " + std::to_string(rank - 1));
+  }
+  return a;
+}
+
+// ---- factories ---------------------------------------------------------------------------------
+
+Tensor Tensor::empty(const Shape& shape) {
+  for (int64_t d : shape) {
+    check(d >= 0, "Tensor::empty", "negative dimension in shape " + nibble::shape_str(shape));
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel_of(shape));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::full(const Shape& shape, float value) {
+  Tensor t = empty(shape);
+  float* p = t.data();
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) p[i] = value;
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
+Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.0f); }
+
+Tensor Tensor::arange(float start, float end, float step) {
+  check(step != 0.0f, "arange", "step must not be zero");
+  const double count = std::ceil((static_cast<double>(end) - start) / step);
+  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  Tensor t = empty({n});
+  for (int64_t i = 0; i < n; ++i) t.data()[i] = start + static_cast<float>(i) * step;
+  return t;
+}
+
+Tensor Tensor::eye(int64_t n) {
+  check(n >= 0, "eye", "size must be >= 0, got " + std::to_string(n));
+  Tensor t = zeros({n, n});
+  for (int64_t i = 0; i < n; ++i) t.data()[i * n + i] = 1.0f;
+  return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, float mean, float stddev) {
+  Tensor t = empty(shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = mean + stddev * random_normal();
+  return t;
+}
+
+Tensor Tensor::rand(const Shape& shape, float low, float high) {
+  check(low <= high, "rand", "low > high");
+  Tensor t = empty(shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = low + (high - low) * random_uniform();
+  return t;
+}
+
+Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
+  Tensor t = empty(shape);
+  check(static_cast<int64_t>(values.size()) == t.numel(), "Tensor::from_vector",
+        std::to_string(values.size()) + " values do not fill shape " + nibble::shape_str(shape) +
+            " (" + std::to_string(t.numel()) + " elements)");
+  if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
+  return t;
+}
+
+// ---- metadata ------------------------------------------------------------------------------------
+
+TensorImpl& Tensor::checked() const {
+  if (!impl_) fail("Tensor", "use of an undefined tensor", "create it with a factory first");
+  return *impl_;
+}
+
+const Shape& Tensor::shape() const { return checked().shape; }
+const Shape& Tensor::strides() const { return checked().strides; }
+int64_t Tensor::numel() const { return numel_of(shape()); }
+
+int64_t Tensor::size(int64_t axis) const {
+  return shape()[normalize_axis(axis, dim(), "Tensor::size")];
+}
+
+bool Tensor::is_contiguous() const {
+  const TensorImpl& t = checked();
+  int64_t expected = 1;
+  for (int64_t i = static_cast<int64_t>(t.shape.size()) - 1; i >= 0; --i) {
+    if (t.shape[i] == 1) continue;  // the stride of a size-1 axis never matters
+    if (t.strides[i] != expected) return false;
+    expected *= t.shape[i];
+  }
+  return true;
+}
+
+float* Tensor::data() { return checked().storage->data() + impl_->offset; }
+const float* Tensor::data() const { return checked().storage->data() + impl_->offset; }
+
+float Tensor::item() const {
+  check(numel() == 1, "Tensor::item", "needs a one-element tensor, got shape " + shape_str(),
+        "reduce it first, e.g. with sum() or mean()");
+  return *data();
+}
+
+namespace {
+int64_t flat_offset(const TensorImpl& t, const std::vector<int64_t>& index) {
+  if (index.size() != t.shape.size()) {
+    fail("Tensor::at", std::to_string(index.size()) + " indices for a tensor of shape " +
+                           shape_str(t.shape));
+  }
+  int64_t offset = t.offset;
+  for (size_t i = 0; i < index.size(); ++i) {
+    const int64_t k = index[i] < 0 ? index[i] + t.shape[i] : index[i];
+    if (k < 0 || k >= t.shape[i]) {
+      fail("Tensor::at", "index " + std::to_string(index[i]) + " is out of range for axis " +
+                             std::to_string(i) + " of shape " + shape_str(t.shape));
+    }
+    offset += k * t.strides[i];
+  }
+  return offset;
+}
+}  // namespace
+
+float& Tensor::at(const std::vector<int64_t>& index) {
+  return checked().storage->data()[flat_offset(*impl_, index)];
+}
+
+float Tensor::at(const std::vector<int64_t>& index) const {
+  return checked().storage->data()[flat_offset(*impl_, index)];
+}
+
+std::vector<float> Tensor::to_vector() const {
+  const Tensor c = contiguous();
+  return std::vector<float>(c.data(), c.data() + c.numel());
+}
+
+// ---- autograd ------------------------------------------------------------------------------
+
+bool Tensor::requires_grad() const { return checked().requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  check(is_leaf(), "Tensor::requires_grad_",
+        "can only be set on leaf tensors (made by a factory, not by an op)",
+        "use detach() to make a leaf from an op's result");
+  impl_->requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const {
+  const TensorImpl& t = checked();
+  return t.grad ? Tensor(t.grad) : Tensor();
+}
+
+void Tensor::zero_grad() { checked().grad.reset(); }
+void Tensor::retain_grad() { checked().retains_grad = true; }
+bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
+
+void Tensor::backward() const {
+  check(numel() == 1, "backward",
+        "called on a tensor of shape " + shape_str() + " without a gradient",
+        "reduce to a scalar loss first (sum/mean), or pass backward(grad) with shape " +
+            shape_str());
+  run_backward(*this, Tensor::ones(shape()));
+}
+
+void Tensor::backward(const Tensor& grad) const {
+  check(grad.defined() && grad.shape() == shape(), "backward",
+        "gradient shape " + (grad.defined() ? grad.shape_str() : std::string("(undefined)")) +
+            " differs from tensor shape " + shape_str());
+  run_backward(*this, grad);
+}
+
+// ---- member shortcuts -----------------------------------------------------------------------
+
+Tensor Tensor::sum() const { return nibble::sum(*this); }
+Tensor Tensor::sum(int64_t axis, bool keepdim) const { return nibble::sum(*this, axis, keepdim); }
+Tensor Tensor::mean() const { return nibble::mean(*this); }
+Tensor Tensor::mean(int64_t axis, bool keepdim) const {
+  return nibble::mean(*this, axis, keepdim);
+}
+Tensor Tensor::matmul(const Tensor& other) const { return nibble::matmul(*this, other); }
+Tensor Tensor::pow(float exponent) const { return nibble::pow(*this, exponent); }
+Tensor Tensor::exp() const { return nibble::exp(*this); }
+Tensor Tensor::log() const { return nibble::log(*this); }
+Tensor Tensor::relu() const { return nibble::relu(*this); }
+
+}  // namespace nibble

@@ -1,0 +1,19 @@
+// The subcommands of the `nibble` tool. Each is one function in its own file; main.cpp dispatches.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nibble::cli {
+
+using Args = std::vector<std::string>;  // the arguments after the subcommand's name
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args& args);
+};
+
+int demo(const Args& args);
+
+}  // namespace nibble::cli

@@ -1,0 +1,42 @@
+// `nibble <command> [args]` — the course's command-line tool.
+// Errors print one line and exit with code 2 (ARCHITECTURE.md, decision 6).
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.h"
+#include "core/error.h"
+
+namespace {
+
+const nibble::cli::Command kCommands[] = {
+    {"demo", "train a tiny model with autograd and show what it learned", nibble::cli::demo},
+};
+
+void print_usage() {
+  std::printf("usage: nibble <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
+  std::printf("\n`nibble <command> --help` describes one command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string name = argv[1];
+  const nibble::cli::Args args(argv + 2, argv + argc);
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nibble %s: %s\n", c.name, e.what());
+      return 2;
+    }
+  }
+  std::fprintf(stderr, "nibble: unknown command '%s' (try `nibble --help`)\n", name.c_str());
+  return 2;
+}
