@@ -51,6 +51,11 @@ Tensor min(const Tensor& a, int64_t axis, bool keepdim = false);
 // var with Bessel's correction by default (unbiased, like torch.var); unbiased=false divides by n.
 Tensor var(const Tensor& a, bool unbiased = true);
 Tensor var(const Tensor& a, int64_t axis, bool keepdim = false, bool unbiased = true);
+// Without this, var(x, 1) would not compile: a literal int converts equally well to bool and to
+// int64_t. With it, an int literal means an axis, as in torch.var(x, 1).
+inline Tensor var(const Tensor& a, int axis, bool keepdim = false, bool unbiased = true) {
+  return var(a, static_cast<int64_t>(axis), keepdim, unbiased);
+}
 std::vector<int64_t> argmax(const Tensor& a, int64_t axis);  // no gradient; shape without axis
 
 // ---- softmax family -- core/ops/softmax.cpp ----------------------------------------------------
@@ -101,7 +106,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis);    // shapes agree
 Tensor stack(const std::vector<Tensor>& tensors, int64_t axis);  // equal shapes, new axis
 
 // ---- losses -- core/ops/loss.cpp --------------------------------------------------------------
-enum class Reduction { None, Mean, Sum, BatchMean };  // BatchMean: sum / batch size (kl_div)
+// BatchMean: sum / batch size, for kl_div only; the other losses reject it with an error (their
+// Mean already averages over the batch for cross_entropy/nll_loss).
+enum class Reduction { None, Mean, Sum, BatchMean };
 // logits [N,C], target N class indices in [0,C) -> mean/sum over N, or [N] for None.
 // label_smoothing e mixes the one-hot target with uniform: (1-e)*onehot + e/C (PyTorch's rule).
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& target,

@@ -217,6 +217,30 @@ void Tensor::backward(const Tensor& grad) const {
   run_backward(*this, grad);
 }
 
+// ---- pruning mask ------------------------------------------------------------------------------
+
+void Tensor::set_mask(const Tensor& mask) {
+  check(mask.defined() && mask.shape() == shape(), "Tensor::set_mask",
+        "mask shape " + (mask.defined() ? mask.shape_str() : std::string("(undefined)")) +
+            " differs from tensor shape " + shape_str());
+  check(is_contiguous(), "Tensor::set_mask", "only contiguous tensors (parameters) can carry a mask");
+  const Tensor m = mask.contiguous().clone().detach();
+  for (int64_t i = 0; i < m.numel(); ++i) {
+    const float v = m.data()[i];
+    check(v == 0.0f || v == 1.0f, "Tensor::set_mask",
+          "mask values must be 0 or 1, found " + std::to_string(v) + " at flat index " + std::to_string(i));
+    if (v == 0.0f) data()[i] = 0.0f;
+  }
+  impl_->mask = m.impl_ptr();
+}
+
+Tensor Tensor::mask() const {
+  const TensorImpl& t = checked();
+  return t.mask ? Tensor(t.mask) : Tensor();
+}
+
+void Tensor::clear_mask() { checked().mask.reset(); }
+
 // ---- member shortcuts -----------------------------------------------------------------------
 
 Tensor Tensor::sum() const { return nibble::sum(*this); }

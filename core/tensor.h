@@ -57,6 +57,9 @@ struct TensorImpl {
   bool retains_grad = false;           // keep .grad on a non-leaf too (retain_grad())
   std::shared_ptr<TensorImpl> grad;    // accumulated dL/d(this); null until first backward
   std::shared_ptr<Node> grad_fn;       // null for leaves
+  // Optional 0/1 mask of the same shape (pruning): every optimizer multiplies the parameter by it
+  // after each step, so pruned weights stay exactly zero. Set with Tensor::set_mask().
+  std::shared_ptr<TensorImpl> mask;
 };
 
 class Tensor {
@@ -127,6 +130,11 @@ class Tensor {
   void backward() const;                    // for one-element tensors: seed dL/dL = 1
   void backward(const Tensor& grad) const;  // explicit seed with this tensor's shape
   const std::shared_ptr<Node>& grad_fn() const;
+
+  // ---- pruning mask (honoured by every optimizer in optim/) ----------------------------------
+  void set_mask(const Tensor& mask);  // 0/1 values, same shape; also zeroes the pruned entries now
+  Tensor mask() const;                // undefined when the tensor has no mask
+  void clear_mask();
 
   // ---- common ops as members (free functions in core/ops.h do the work) ----------------------
   Tensor sum() const;

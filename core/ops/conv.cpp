@@ -20,7 +20,8 @@
 // 14x14 maps with 5x5 kernels that would be 10 MB). Each thread owns one cols buffer of a single
 // image (~150 KB, which stays in L2) and reuses it for every image it handles; backward recomputes
 // cols instead of storing them from the forward pass, as PyTorch does.
-#include <cstring>
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include <omp.h>
@@ -136,17 +137,17 @@ void im2col(const float* x, const ConvGeometry& g, float* cols) {
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           float* dst = row + oh * g.OW;
           if (oh < oh_lo || oh >= oh_hi) {  // this whole output row looks at vertical padding
-            std::memset(dst, 0, sizeof(float) * g.OW);
+            std::fill(dst, dst + g.OW, 0.0f);
             continue;
           }
           const float* src = plane + (oh * g.sh - g.ph + kh * g.dh) * g.W + (kw * g.dw - g.pw);
-          for (int64_t ow = 0; ow < ow_lo; ++ow) dst[ow] = 0.0f;
-          if (g.sw == 1) {
-            for (int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[ow];
+          std::fill(dst, dst + ow_lo, 0.0f);  // left padding
+          if (g.sw == 1) {                     // the common case: one contiguous run
+            std::copy(src + ow_lo, src + ow_hi, dst + ow_lo);
           } else {
             for (int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[ow * g.sw];
           }
-          for (int64_t ow = ow_hi; ow < g.OW; ++ow) dst[ow] = 0.0f;
+          std::fill(dst + ow_hi, dst + g.OW, 0.0f);  // right padding
         }
       }
     }
@@ -175,9 +176,14 @@ void col2im(const float* dcols, const ConvGeometry& g, float* dx) {
   }
 }
 
-// Images are split over threads only when there are several: a single image then leaves the
-// threads to sgemm's own OpenMP loop instead (nested parallel regions run on one thread).
-bool parallel_over_batch(int64_t n) { return n > 1 && omp_get_max_threads() > 1; }
+// Images are split over threads only when there are several and the whole convolution is big
+// enough (>= 256K multiply-adds, ~1 ms of one core: waking threads costs microseconds, far more on
+// a loaded machine). Otherwise the batch loop runs on the caller's thread and each sgemm call may
+// use the threads itself (sgemm stays single-threaded inside our parallel region).
+bool parallel_over_batch(const ConvGeometry& g) {
+  const double macs = double(g.N) * double(g.OC) * double(g.pixels()) * double(g.rows());
+  return g.N > 1 && omp_get_max_threads() > 1 && macs >= 256.0 * 1024;
+}
 
 }  // namespace
 
@@ -186,13 +192,14 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const ConvGeometry g = check_conv2d(input, weight, bias, options);
   // detach(): the contiguous copies are our private work buffers, not part of the graph.
   const Tensor x = input.detach().contiguous();    // [N, C, H, W]
-  const Tensor w = weight.detach().contiguous();   // [OC, Cg*KH*KW] as a matrix, per group
+  // weight [OC, Cg, KH, KW] read as the matrix [OC, Cg*KH*KW]; group grp owns rows grp*OCg ...
+  const Tensor w = weight.detach().contiguous();
   const Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor out = Tensor::empty({g.N, g.OC, g.OH, g.OW});
 
   const int64_t K = g.rows(), P = g.pixels();
   const bool use_cols = !g.cols_is_input();
-  const bool parallel = parallel_over_batch(g.N);
+  const bool parallel = parallel_over_batch(g);
   // One cols buffer per thread, allocated up front: nothing inside the parallel region may throw.
   std::vector<std::vector<float>> cols_per_thread(
       parallel ? omp_get_max_threads() : 1, std::vector<float>(use_cols ? K * P : 0));
@@ -200,6 +207,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const float* xd = x.data();
   const float* wd = w.data();
   float* od = out.data();
+  const float* bd = b.defined() ? b.data() : nullptr;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t n = 0; n < g.N; ++n) {
     float* cols = cols_per_thread[parallel ? omp_get_thread_num() : 0].data();
@@ -215,11 +223,10 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
       // Y_g [OCg, P] = W_g [OCg, K] @ cols [K, P]
       sgemm(false, false, g.OCg, P, K, 1.0f, w_g, K, B, P, 0.0f, y_ng, P);
     }
-    if (b.defined()) {
+    if (bd != nullptr) {
       for (int64_t oc = 0; oc < g.OC; ++oc) {
         float* y = od + (n * g.OC + oc) * P;
-        const float bias_oc = b.data()[oc];
-        for (int64_t p = 0; p < P; ++p) y[p] += bias_oc;
+        for (int64_t p = 0; p < P; ++p) y[p] += bd[oc];
       }
     }
   }
@@ -232,12 +239,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
     const bool want_dx = input.requires_grad();
     const bool want_dw = weight.requires_grad();
     const bool use_cols = !g.cols_is_input();
-    const bool parallel = parallel_over_batch(g.N);
+    const bool parallel = parallel_over_batch(g);
     const int64_t threads = parallel ? omp_get_max_threads() : 1;
 
     Tensor dx = want_dx ? Tensor::zeros(x.shape()) : Tensor();
     // Each thread sums dW over its own images into a private buffer (no races, no locks); the
-    // buffers are added up afterwards in thread order, so the result is the same on every run.
+    // buffers are added up afterwards in thread order, so with a given thread count the result is
+    // the same on every run (a shared buffer with atomics would make the rounding order random).
     std::vector<std::vector<float>> dw_per_thread(want_dw ? threads : 0,
                                                   std::vector<float>(w.numel(), 0.0f));
     std::vector<std::vector<float>> cols_per_thread(threads, std::vector<float>(use_cols ? K * P : 0));

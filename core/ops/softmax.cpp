@@ -69,8 +69,8 @@ std::vector<float> column_sums(const float* a, const float* b, const AxisSplit& 
 }  // namespace
 
 // y_k = exp(x_k - m) / sum_l exp(x_l - m)
-// Backward (Jacobian dy_k/dx_l = y_k (delta_kl - y_l)):
-//   dx_k = sum_l g_l y_l (delta_kl - y_k)... = y_k (g_k - sum_l g_l y_l)
+// Backward, from the Jacobian dy_l/dx_k = y_l (delta_lk - y_k):
+//   dx_k = sum_l g_l y_l (delta_lk - y_k) = y_k (g_k - sum_l g_l y_l)
 Tensor softmax(const Tensor& a, int64_t axis) {
   const AxisSplit s = split_at_axis(a, axis, "softmax");
   const Tensor x = a.detach().contiguous();
@@ -116,13 +116,15 @@ Tensor log_softmax(const Tensor& a, int64_t axis) {
   float* z = out.data();
   const float* xp = x.data();
   const ColumnStats st = exp_shifted(xp, z, s);  // z temporarily holds exp(x - m)
+  std::vector<float> log_sum(st.sum.size());
+  for (size_t c = 0; c < log_sum.size(); ++c) log_sum[c] = static_cast<float>(std::log(st.sum[c]));
   for (int64_t i = 0; i < s.outer; ++i) {
     for (int64_t k = 0; k < s.n; ++k) {
       const int64_t row = (i * s.n + k) * s.inner;
       for (int64_t j = 0; j < s.inner; ++j) {
         const int64_t c = i * s.inner + j;
-        const float log_sum = static_cast<float>(std::log(st.sum[c]));
-        z[row + j] = (xp[row + j] - st.max[c]) - log_sum;
+        // (x - m) first: for x near m it is exact, so huge logits keep their small differences.
+        z[row + j] = (xp[row + j] - st.max[c]) - log_sum[c];
       }
     }
   }

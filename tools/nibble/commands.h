@@ -15,5 +15,6 @@ struct Command {
 };
 
 int demo(const Args& args);
+int train(const Args& args);
 
 }  // namespace nibble::cli

@@ -90,22 +90,22 @@ int demo(const Args& args) {
   const double accuracy = static_cast<double>(correct) / y.size();
   std::printf("train accuracy %.1f%% (a linear model cannot beat ~50%% here)\n", 100.0 * accuracy);
 
-  // Does backward() agree with calculus? Compare dL/dW1[0,0] with a central difference.
+  // Does backward() agree with calculus? Compare dL/dW3[0,0] with a central difference.
   {
     set_grad_enabled(true);
     for (Tensor& p : params) p.zero_grad();
     cross_entropy(forward(x), y).backward();
-    const float analytic = params[0].grad().at({0, 0});
+    const float analytic = params[4].grad().at({0, 0});
     set_grad_enabled(false);
     const float eps = 1e-3f;
-    float& w = params[0].at({0, 0});
+    float& w = params[4].at({0, 0});
     const float saved = w;
     w = saved + eps;
     const float plus = cross_entropy(forward(x), y).item();
     w = saved - eps;
     const float minus = cross_entropy(forward(x), y).item();
     w = saved;
-    std::printf("gradient check dL/dW1[0,0]: backward %.6f, finite difference %.6f\n", analytic,
+    std::printf("gradient check dL/dW3[0,0]: backward %.6f, finite difference %.6f\n", analytic,
                 (plus - minus) / (2 * eps));
   }
   return accuracy > 0.9 ? 0 : 1;

@@ -11,6 +11,7 @@ namespace {
 
 const nibble::cli::Command kCommands[] = {
     {"demo", "train a tiny model with autograd and show what it learned", nibble::cli::demo},
+    {"train", "train the Fashion-MNIST MLP or CNN and save a checkpoint", nibble::cli::train},
 };
 
 void print_usage() {

@@ -1,0 +1,191 @@
+#include "core/io/checkpoint.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "core/io/atomic_file.h"
+
+namespace nibble::io {
+
+namespace {
+
+constexpr char kMagic[4] = {'N', 'B', 'C', 'K'};
+constexpr uint32_t kMaxNameLength = 4096;
+constexpr uint32_t kMaxRank = 16;
+
+uint32_t crc32_of(const unsigned char* data, size_t size) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (size > 0) {  // zlib takes uInt lengths: feed it in chunks
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    crc = crc32(crc, data, chunk);
+    data += chunk;
+    size -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+// ---- little-endian encoding, byte by byte so it works on any host -------------------------------
+void put_u32(std::vector<unsigned char>& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+}
+void put_u64(std::vector<unsigned char>& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+}
+
+uint32_t get_u32(const unsigned char* b) {
+  return uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) | (uint32_t{b[3]} << 24);
+}
+
+// Reads fields from the file's bytes; every read is bounds-checked, so a corrupt file can make
+// us throw but never read past the buffer.
+struct Reader {
+  const std::vector<unsigned char>& bytes;
+  const std::string& path;
+  size_t pos = 0;
+
+  size_t remaining() const { return bytes.size() - pos; }
+  void need(uint64_t n, const std::string& what) const {
+    check(n <= remaining(), "load_tensors",
+          path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes at offset " +
+              std::to_string(pos) + ", but the file has only " + std::to_string(remaining()) +
+              " left",
+          "the file was cut short (interrupted copy or save?)");
+  }
+  uint64_t uint(int size, const std::string& what) {
+    need(static_cast<uint64_t>(size), what);
+    uint64_t v = 0;
+    for (int i = 0; i < size; ++i) v |= uint64_t{bytes[pos + static_cast<size_t>(i)]} << (8 * i);
+    pos += static_cast<size_t>(size);
+    return v;
+  }
+};
+
+}  // namespace
+
+void save_tensors(const std::string& path, const NamedTensors& tensors) {
+  const char* op = "save_tensors";
+  std::set<std::string> seen;
+  for (const auto& [name, t] : tensors) {
+    check(!name.empty() && name.size() <= kMaxNameLength, op,
+          path + ": tensor names must be 1.." + std::to_string(kMaxNameLength) + " bytes, got '" +
+              name + "'");
+    check(seen.insert(name).second, op, path + ": duplicate tensor name '" + name + "'");
+    check(t.defined(), op, path + ": tensor '" + name + "' is undefined");
+    check(t.dim() <= static_cast<int64_t>(kMaxRank), op,
+          path + ": tensor '" + name + "' has rank " + std::to_string(t.dim()) +
+              ", the format allows " + std::to_string(kMaxRank));
+  }
+  write_atomically(path, op, [&tensors](std::ostream& out) {
+    std::vector<unsigned char> header(kMagic, kMagic + 4);
+    put_u32(header, kCheckpointVersion);
+    put_u64(header, tensors.size());
+    out.write(reinterpret_cast<const char*>(header.data()),
+              static_cast<std::streamsize>(header.size()));
+
+    std::vector<unsigned char> record;
+    for (const auto& [name, t] : tensors) {
+      record.clear();
+      record.reserve(4 + name.size() + 4 + 8 * t.shape().size() +
+                     4 * static_cast<size_t>(t.numel()) + 4);
+      put_u32(record, static_cast<uint32_t>(name.size()));
+      record.insert(record.end(), name.begin(), name.end());
+      put_u32(record, static_cast<uint32_t>(t.dim()));
+      for (int64_t d : t.shape()) put_u64(record, static_cast<uint64_t>(d));
+      const Tensor x = t.detach().contiguous();  // detach: saving must not touch the graph
+      const size_t data_start = record.size();
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, x.data() + i, sizeof bits);  // the float's IEEE-754 bit pattern
+        put_u32(record, bits);
+      }
+      put_u32(record, crc32_of(record.data() + data_start, record.size() - data_start));
+      out.write(reinterpret_cast<const char*>(record.data()),
+                static_cast<std::streamsize>(record.size()));
+    }
+  });
+}
+
+NamedTensors load_tensors(const std::string& path) {
+  const char* op = "load_tensors";
+  const std::vector<unsigned char> bytes = read_file_bytes(path, op);
+  Reader in{bytes, path};
+
+  in.need(4, "the magic number");
+  check(std::memcmp(bytes.data(), kMagic, 4) == 0, op,
+        path + ": bad magic: expected \"NBCK\" but the file starts with bytes " +
+            std::to_string(bytes[0]) + " " + std::to_string(bytes[1]) + " " +
+            std::to_string(bytes[2]) + " " + std::to_string(bytes[3]),
+        "this is not a nibble checkpoint (written by io::save_tensors or nn::save)");
+  in.pos = 4;
+  const uint64_t version = in.uint(4, "the format version");
+  check(version == kCheckpointVersion, op,
+        path + ": unsupported format version " + std::to_string(version) +
+            " (this build reads version " + std::to_string(kCheckpointVersion) + ")",
+        "the file was written by a different version of nibble");
+  const uint64_t count = in.uint(8, "the tensor count");
+  // Every record takes at least 13 bytes (name length, a 1-byte name, rank, checksum),
+  // so a count beyond remaining / 13 cannot be real -- refuse it before reserving memory.
+  check(count <= in.remaining() / 13, op,
+        path + ": absurd tensor count " + std::to_string(count) + " for a file of " +
+            std::to_string(bytes.size()) + " bytes (corrupt header)");
+
+  NamedTensors out;
+  std::set<std::string> seen;
+  for (uint64_t k = 0; k < count; ++k) {
+    const std::string which = "tensor #" + std::to_string(k);
+    const uint64_t name_length = in.uint(4, which + "'s name length");
+    check(name_length >= 1 && name_length <= kMaxNameLength, op,
+          path + ": " + which + ": absurd name length " + std::to_string(name_length) +
+              " (allowed 1.." + std::to_string(kMaxNameLength) + ")");
+    in.need(name_length, which + "'s name");
+    const std::string name(reinterpret_cast<const char*>(bytes.data() + in.pos), name_length);
+    in.pos += name_length;
+    const std::string label = "tensor '" + name + "'";
+    check(seen.insert(name).second, op, path + ": duplicate " + label);
+
+    const uint64_t rank = in.uint(4, label + "'s rank");
+    check(rank <= kMaxRank, op, path + ": " + label + ": absurd rank " + std::to_string(rank));
+    Shape shape;
+    uint64_t numel = 1;
+    for (uint64_t d = 0; d < rank; ++d) {
+      const auto dim = static_cast<int64_t>(in.uint(8, label + "'s dims"));
+      shape.push_back(dim);
+      // Each dim, and the running product, must fit in the bytes left in the file: that rejects
+      // negative or absurd dims and rules out overflow when multiplying them.
+      const uint64_t left = in.remaining();
+      check(dim >= 0 && static_cast<uint64_t>(dim) <= left &&
+                (dim == 0 || numel <= left / static_cast<uint64_t>(dim)),
+            op,
+            path + ": " + label + ": absurd shape " + shape_str(shape) + " for a file of " +
+                std::to_string(bytes.size()) + " bytes");
+      numel *= static_cast<uint64_t>(dim);
+    }
+    in.need(4 * numel + 4, label + " " + shape_str(shape) + "'s data and checksum");
+
+    const unsigned char* data = bytes.data() + in.pos;
+    const uint32_t stored_crc = get_u32(data + 4 * numel);
+    const uint32_t actual_crc = crc32_of(data, 4 * numel);
+    check(stored_crc == actual_crc, op,
+          path + ": checksum mismatch in " + label + ": the file is corrupt (stored CRC-32 " +
+              std::to_string(stored_crc) + ", data gives " + std::to_string(actual_crc) + ")",
+          "restore the checkpoint from a good copy; its values cannot be trusted");
+
+    Tensor t = Tensor::empty(shape);
+    float* dst = t.data();
+    for (uint64_t i = 0; i < numel; ++i) {
+      const uint32_t bits = get_u32(data + 4 * i);
+      std::memcpy(dst + i, &bits, sizeof bits);
+    }
+    in.pos += 4 * numel + 4;
+    out.emplace_back(name, t);
+  }
+  check(in.remaining() == 0, op,
+        path + ": " + std::to_string(in.remaining()) + " unexpected bytes after the last of " +
+            std::to_string(count) + " tensors (corrupt file?)");
+  return out;
+}
+
+}  // namespace nibble::io

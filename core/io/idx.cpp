@@ -1,0 +1,228 @@
+#include "core/io/idx.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+#include "core/io/atomic_file.h"
+
+namespace nibble::io {
+
+namespace {
+
+// Real IDX files are tens of MB; anything claiming more than 4 GiB is a corrupt header, and we
+// refuse it before allocating anything.
+constexpr uint64_t kMaxIdxBytes = uint64_t{1} << 32;
+
+std::string describe_magic(uint32_t magic) {
+  if (magic == kIdxImagesMagic) return std::to_string(magic) + " (images)";
+  if (magic == kIdxLabelsMagic) return std::to_string(magic) + " (labels)";
+  return std::to_string(magic);
+}
+
+// "60000 images of 28x28" / "60000 labels" / "5 items of 2x3x4" -- used in truncation messages.
+std::string describe_dims(const std::vector<int64_t>& dims, uint32_t magic) {
+  const char* noun = magic == kIdxImagesMagic   ? "images"
+                     : magic == kIdxLabelsMagic ? "labels"
+                                                : "items";
+  std::string s = std::to_string(dims.empty() ? 1 : dims[0]) + " " + noun;
+  for (size_t i = 1; i < dims.size(); ++i) s += (i == 1 ? " of " : "x") + std::to_string(dims[i]);
+  return s;
+}
+
+// A gzFile that closes itself, and reads that report how many bytes really arrived.
+struct GzReader {
+  std::string path;
+  gzFile file = nullptr;
+
+  explicit GzReader(const std::string& p) : path(p) {
+    errno = 0;
+    file = gzopen(path.c_str(), "rb");
+    if (file == nullptr) {
+      fail("read_idx",
+           path + ": cannot open (" + (errno ? std::strerror(errno) : "out of memory") + ")",
+           "check the path; data sets are installed by Debian packages such as "
+           "dataset-fashion-mnist");
+    }
+    gzbuffer(file, 1 << 17);  // bigger than the 8 KiB default: fewer system calls
+  }
+  ~GzReader() { gzclose(file); }
+  GzReader(const GzReader&) = delete;
+  GzReader& operator=(const GzReader&) = delete;
+
+  // Reads up to n bytes into dst; returns how many arrived (fewer only at end of file).
+  uint64_t read(unsigned char* dst, uint64_t n) {
+    uint64_t done = 0;
+    while (done < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<uint64_t>(n - done, 1u << 24));
+      const int got = gzread(file, dst + done, chunk);
+      if (got < 0) {
+        int code = 0;
+        fail("read_idx", path + ": corrupt gzip data (" + gzerror(file, &code) + ")");
+      }
+      if (got == 0) break;
+      done += static_cast<uint64_t>(got);
+    }
+    return done;
+  }
+
+  // True after a read hit the end of a gzip file in the middle of its stream.
+  bool stream_cut_short() {
+    int code = Z_OK;
+    gzerror(file, &code);
+    return code == Z_BUF_ERROR;
+  }
+};
+
+uint32_t big_endian_u32(const unsigned char* b) {
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
+  GzReader in(path);
+  const std::string where = path + ": ";
+
+  unsigned char magic_bytes[4];
+  const uint64_t got_magic = in.read(magic_bytes, 4);
+  check(got_magic == 4, "read_idx",
+        where + "truncated header: expected a 4-byte magic number, file has " +
+            std::to_string(got_magic) + " bytes");
+  const uint32_t magic = big_endian_u32(magic_bytes);
+  check(magic == expected_magic, "read_idx",
+        where + "expected magic " + describe_magic(expected_magic) + " but found " +
+            describe_magic(magic),
+        "is this the right file (images vs labels), and an IDX file at all?");
+
+  const uint32_t rank = magic & 0xff;  // the low byte of the magic is the number of dimensions
+  std::vector<unsigned char> header(4 * rank);
+  const uint64_t got_header = in.read(header.data(), header.size());
+  check(got_header == header.size(), "read_idx",
+        where + "truncated header: " + std::to_string(rank) + " dimensions need " +
+            std::to_string(header.size()) + " bytes after the magic, file has " +
+            std::to_string(got_header));
+
+  IdxArray out;
+  uint64_t total = 1;
+  for (uint32_t d = 0; d < rank; ++d) {
+    const uint32_t size = big_endian_u32(&header[4 * d]);
+    out.dims.push_back(size);
+    total *= size;  // cannot overflow before the check below: each factor < 2^32, checked each step
+    check(total <= kMaxIdxBytes, "read_idx",
+          where + "absurd size: header claims " + describe_dims(out.dims, magic) +
+              " (more than 4 GiB); the header is corrupt");
+  }
+
+  // Grow the buffer as data arrives instead of trusting the header with one huge allocation.
+  out.data.reserve(std::min<uint64_t>(total, 64u << 20));
+  uint64_t have = 0;
+  while (have < total) {
+    const uint64_t want = std::min<uint64_t>(total - have, 16u << 20);
+    out.data.resize(have + want);
+    const uint64_t got = in.read(out.data.data() + have, want);
+    have += got;
+    if (got < want) break;
+  }
+  check(have == total, "read_idx",
+        where + "truncated: header says " + describe_dims(out.dims, magic) + " = " +
+            std::to_string(total) + " bytes, file has " + std::to_string(have),
+        "the download or copy was probably cut short; reinstall the file");
+  out.data.resize(total);
+
+  unsigned char extra = 0;
+  check(in.read(&extra, 1) == 0, "read_idx",
+        where + "trailing bytes: header says " + describe_dims(out.dims, magic) + " = " +
+            std::to_string(total) + " bytes, but the file has more",
+        "two files concatenated, or a corrupt header?");
+  // All the data arrived, but a gzip file cut inside its 8-byte trailer (CRC-32 and length) is
+  // still damaged: zlib reports that as Z_BUF_ERROR, "unexpected end of file".
+  check(
+      !in.stream_cut_short(), "read_idx",
+      where +
+          "truncated gzip file: the compressed stream ends before its trailer (CRC-32 and length)",
+      "the download or copy was probably cut short; reinstall the file");
+  return out;
+}
+
+IdxArray read_idx_images(const std::string& path, int64_t rows, int64_t cols) {
+  IdxArray images = read_idx(path, kIdxImagesMagic);
+  check(images.dims[1] == rows && images.dims[2] == cols, "read_idx_images",
+        path + ": dimension mismatch: expected images of " + std::to_string(rows) + "x" +
+            std::to_string(cols) + " but the header says " + std::to_string(images.dims[1]) + "x" +
+            std::to_string(images.dims[2]));
+  return images;
+}
+
+IdxArray read_idx_labels(const std::string& path) { return read_idx(path, kIdxLabelsMagic); }
+
+IdxDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path,
+                            int64_t rows, int64_t cols) {
+  IdxDataset ds{read_idx_images(images_path, rows, cols), read_idx_labels(labels_path)};
+  check(ds.images.dims[0] == ds.labels.dims[0], "read_idx_dataset",
+        "count mismatch: " + images_path + " has " + std::to_string(ds.images.dims[0]) +
+            " images but " + labels_path + " has " + std::to_string(ds.labels.dims[0]) + " labels",
+        "images and labels must come from the same split (train or t10k)");
+  return ds;
+}
+
+// ---- writing ------------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& raw,
+                                      const std::string& path) {
+  z_stream zs{};
+  // windowBits 15 + 16 asks deflate for a gzip wrapper (what gzread and `gunzip` expect).
+  check(
+      deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK,
+      "write_idx", path + ": zlib deflateInit2 failed");
+  std::vector<unsigned char> out(deflateBound(&zs, raw.size()));
+  zs.next_in = const_cast<unsigned char*>(raw.data());
+  zs.avail_in = static_cast<uInt>(raw.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int status = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  check(status == Z_STREAM_END, "write_idx", path + ": zlib deflate failed");
+  return out;
+}
+
+}  // namespace
+
+void write_idx(const std::string& path, const IdxArray& array, bool gzip) {
+  const size_t rank = array.dims.size();
+  check(rank >= 1 && rank <= 255, "write_idx",
+        path + ": rank must be 1..255, got " + std::to_string(rank));
+  uint64_t total = 1;
+  for (int64_t d : array.dims) {
+    check(d >= 0 && d <= 0xffffffffLL, "write_idx",
+          path + ": dimension " + std::to_string(d) + " does not fit IDX's uint32 sizes");
+    total *= static_cast<uint64_t>(d);
+  }
+  check(total == array.data.size(), "write_idx",
+        path + ": dims " + shape_str(array.dims) + " need " + std::to_string(total) +
+            " bytes but data has " + std::to_string(array.data.size()));
+  check(total < (uint64_t{1} << 31), "write_idx",
+        path + ": " + std::to_string(total) + " bytes is too much",
+        "write_idx keeps the whole file in memory; split the data set");
+
+  std::vector<unsigned char> raw = {0, 0, 0x08, static_cast<unsigned char>(rank)};
+  for (int64_t d : array.dims) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      raw.push_back(static_cast<unsigned char>(d >> shift));
+  }
+  raw.insert(raw.end(), array.data.begin(), array.data.end());
+  const std::vector<unsigned char> bytes = gzip ? gzip_bytes(raw, path) : raw;
+  write_atomically(path, "write_idx", [&bytes](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  });
+}
+
+}  // namespace nibble::io

@@ -1,0 +1,33 @@
+// Reading and writing images: PNG/JPEG/BMP/... in, PNG out (via the stb single-file libraries,
+// Debian package libstb-dev).
+//
+// Tensors hold images as [C, H, W] floats in [0, 1] -- channels first, like conv2d expects.
+//   load_image:       1 channel for grayscale sources, 3 for colour ones. An alpha channel is
+//                     dropped (not blended with a background): for the course's photos and
+//                     figures it carries no information. 16-bit PNGs are reduced to 8 bits.
+//   save_png:         [H, W] or [1, H, W] -> grayscale, [3, H, W] -> RGB. Values are clamped to
+//                     [0, 1] and rounded to the nearest of 256 levels, so an image whose values
+//                     are k/255 survives save_png + load_image exactly.
+//   save_heatmap_png: a 2-d map (attention weights, per-pixel entropy, a weight matrix) drawn
+//                     with the viridis colour map from its minimum (dark purple) to its maximum
+//                     (yellow). Viridis is perceptually uniform -- equal steps in value look like
+//                     equal steps in colour -- and readable in grayscale and by colour-blind
+//                     viewers, unlike the rainbow "jet". `upscale` repeats each cell as an
+//                     upscale x upscale block (nearest neighbour, so cells stay crisp squares),
+//                     which makes a 10x10 attention map big enough to see. A constant map
+//                     (max == min) is drawn in the middle colour.
+// Writing is atomic: path + ".tmp" is written, then renamed; a failed save leaves no file behind.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace nibble::io {
+
+Tensor load_image(const std::string& path);
+void save_png(const std::string& path, const Tensor& image);
+void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscale = 1);
+
+}  // namespace nibble::io

@@ -1,0 +1,434 @@
+// int8 GEMM: kernel selection, packing, the tiled multi-threaded driver, and the output stages
+// (int32 / float / requantized 8-bit). The SIMD micro-kernels live in int8_<isa>.cpp; everything
+// here is plain C++ shared by all of them, which is why all kernels agree bit for bit on every
+// output stage once their int32 tiles agree.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "core/kernels/int8_internal.h"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace nibble {
+
+using detail::KernelInfo;
+using detail::PackedType;
+
+namespace {
+
+constexpr int64_t kMaxK = 65536;  // 255 * 128 * 65536 < 2^31: the int32 accumulators are exact
+constexpr Int8Kernel kConcrete[] = {Int8Kernel::kScalar,     Int8Kernel::kAvx2,
+                                    Int8Kernel::kAvxVnni,    Int8Kernel::kAvx512Vnni,
+                                    Int8Kernel::kNeon,       Int8Kernel::kNeonDot};
+// Preference order of int8_select_kernel(kAuto): widest / fused multiply-add first.
+constexpr Int8Kernel kFastestFirst[] = {Int8Kernel::kAvx512Vnni, Int8Kernel::kAvxVnni,
+                                        Int8Kernel::kAvx2,       Int8Kernel::kNeonDot,
+                                        Int8Kernel::kNeon,       Int8Kernel::kScalar};
+
+std::string available_names() {
+  std::string s;
+  for (Int8Kernel k : kConcrete)
+    if (int8_kernel_available(k)) s += (s.empty() ? "" : ", ") + std::string(int8_kernel_name(k));
+  return s;
+}
+
+// Why a kernel cannot run here, for error messages.
+std::string unavailable_reason(Int8Kernel k) {
+  const KernelInfo& info = detail::kernel_info(k);
+  const std::string has = " (CPU has: " + cpu_features().summary() + ")";
+  if (info.micro == nullptr) return "it is not compiled into this build for this architecture" + has;
+  return "this CPU lacks it" + has;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+// ---- kernel selection --------------------------------------------------------------------------------
+
+const char* int8_kernel_name(Int8Kernel kernel) {
+  if (kernel == Int8Kernel::kAuto) return "auto";
+  return detail::kernel_info(kernel).name;
+}
+
+Int8Kernel int8_kernel_from_name(const std::string& name) {
+  if (name == "auto") return Int8Kernel::kAuto;
+  for (Int8Kernel k : kConcrete)
+    if (name == int8_kernel_name(k)) return k;
+  fail("int8_gemm", "unknown kernel name '" + name + "'",
+       "use one of: auto, scalar, avx2, avxvnni, avx512vnni, neon, neondot");
+}
+
+bool int8_kernel_available(Int8Kernel kernel) {
+  if (kernel == Int8Kernel::kAuto) return true;
+  const KernelInfo& info = detail::kernel_info(kernel);
+  return info.micro != nullptr && info.cpu_has(cpu_features());
+}
+
+std::vector<Int8Kernel> int8_all_kernels() {
+  return std::vector<Int8Kernel>(std::begin(kConcrete), std::end(kConcrete));
+}
+
+Int8Kernel int8_select_kernel(Int8Kernel requested) {
+  if (requested != Int8Kernel::kAuto) {
+    check(int8_kernel_available(requested), "int8_gemm",
+          std::string("kernel '") + int8_kernel_name(requested) + "' is unavailable: " +
+              unavailable_reason(requested),
+          "use Int8Kernel::kAuto or one of: " + available_names());
+    return requested;
+  }
+  // Read on every call (cheap next to a GEMM) so tests and notebooks can change it at run time.
+  const char* env = std::getenv("NIBBLE_KERNEL");
+  if (env != nullptr && *env != '\0' && std::string(env) != "auto") {
+    const Int8Kernel forced = int8_kernel_from_name(env);
+    check(int8_kernel_available(forced), "int8_gemm",
+          std::string("NIBBLE_KERNEL=") + env + " forces kernel '" + env +
+              "', which is unavailable: " + unavailable_reason(forced),
+          "unset NIBBLE_KERNEL or set it to one of: " + available_names());
+    return forced;
+  }
+  for (Int8Kernel k : kFastestFirst)
+    if (int8_kernel_available(k)) return k;
+  return Int8Kernel::kScalar;
+}
+
+const KernelInfo& detail::kernel_info(Int8Kernel kernel) {
+  switch (kernel) {
+    case Int8Kernel::kScalar: return kernel_info_scalar();
+    case Int8Kernel::kAvx2: return kernel_info_avx2();
+    case Int8Kernel::kAvxVnni: return kernel_info_avxvnni();
+    case Int8Kernel::kAvx512Vnni: return kernel_info_avx512vnni();
+    case Int8Kernel::kNeon: return kernel_info_neon();
+    case Int8Kernel::kNeonDot: return kernel_info_neondot();
+    case Int8Kernel::kAuto: break;
+  }
+  fail("int8_gemm", "kernel_info needs a concrete kernel, got auto",
+       "resolve it first with int8_select_kernel()");
+}
+
+// ---- packing --------------------------------------------------------------------------------------
+// Both operands are cut into panels (B: NR columns, A: MR rows) and inside a panel stored
+// [K/KG][NR or MR][KG]: the micro-kernel then reads both panels strictly sequentially, and the KG
+// k-values one SIMD multiply-add consumes are adjacent. Padding is zero, so it adds nothing.
+
+namespace {
+
+template <typename T>
+void put(int8_t* base, int64_t index, int32_t value) {
+  const T v = static_cast<T>(value);
+  std::memcpy(base + index * static_cast<int64_t>(sizeof(T)), &v, sizeof(T));
+}
+
+void put_packed(PackedType t, int8_t* base, int64_t index, int32_t value) {
+  if (t == PackedType::kS16) put<int16_t>(base, index, value);
+  else if (t == PackedType::kS8) put<int8_t>(base, index, value);
+  else put<uint8_t>(base, index, value);
+}
+
+}  // namespace
+
+PackedWeightsS8 detail::PackedWeightsAccess::pack(const int8_t* W, int64_t K, int64_t N,
+                                                  Int8Kernel kernel) {
+  const char* op = "pack_weights_s8";
+  check(K >= 0 && N >= 0, op, "negative size: W is [N, K] = " + shape_str({N, K}));
+  check(K <= kMaxK, op, "K = " + std::to_string(K) + " is too large",
+        "K <= 65536 keeps the int32 accumulators exact; split the reduction");
+  check(W != nullptr || K * N == 0, op, "W is null but [N, K] = " + shape_str({N, K}));
+  const KernelInfo& L = kernel_info(kernel);
+  check(L.b_type != PackedType::kU8, op, "internal: weights are signed");
+
+  PackedWeightsS8 out;
+  out.kernel_ = kernel;
+  out.k_ = K;
+  out.n_ = N;
+  const int64_t kgroups = ceil_div(K, L.kg);
+  const int64_t panel_elems = kgroups * L.nr * L.kg;
+  const int64_t n_panels = ceil_div(N, L.nr);
+  out.data_.assign(static_cast<size_t>(n_panels * panel_elems * packed_type_bytes(L.b_type)), 0);
+  out.column_sums_.assign(static_cast<size_t>(N), 0);
+  int8_t* data = out.data_.data();
+  for (int64_t col = 0; col < N; ++col) {
+    const int8_t* w = W + col * K;  // row `col` of W = column `col` of B
+    const int64_t panel = col / L.nr, n = col % L.nr;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t index = panel * panel_elems + ((k / L.kg) * L.nr + n) * L.kg + k % L.kg;
+      put_packed(L.b_type, data, index, w[k]);
+      sum += w[k];
+    }
+    out.column_sums_[static_cast<size_t>(col)] = sum;
+  }
+  return out;
+}
+
+PackedWeightsS8 pack_weights_s8(const int8_t* W, int64_t K, int64_t N, Int8Kernel kernel) {
+  return detail::PackedWeightsAccess::pack(W, K, N, int8_select_kernel(kernel));
+}
+
+PackedWeightsS8 detail::pack_weights_any_layout(const int8_t* W, int64_t K, int64_t N,
+                                                Int8Kernel kernel) {
+  return PackedWeightsAccess::pack(W, K, N, kernel);
+}
+
+namespace {
+
+// The activations in the kernel's domain: unsigned 0..255 (u8 and s16 kernels) or signed
+// -128..127 (NEON). Converting is adding `shift` (0 or +-128) to every value, and because
+// (a + shift) - (za + shift) = a - za it is just a change of zero point.
+int32_t domain_shift(bool input_signed, PackedType a_type) {
+  const bool kernel_signed = a_type == PackedType::kS8;
+  return (kernel_signed ? -128 : 0) - (input_signed ? -128 : 0);
+}
+
+template <typename TIn, typename TOut>
+void pack_a_typed(const TIn* A, int64_t M, int64_t K, int64_t lda, int32_t shift,
+                  const KernelInfo& L, TOut* out) {
+  const int64_t kgroups = ceil_div(K, L.kg);
+  const int64_t panel_elems = kgroups * L.mr * L.kg;
+  const int64_t m_panels = ceil_div(M, L.mr);
+#pragma omp parallel for schedule(static) if (M * K > (1 << 16))
+  for (int64_t p = 0; p < m_panels; ++p) {
+    TOut* panel = out + p * panel_elems;
+    for (int m = 0; m < L.mr; ++m) {
+      const int64_t row = p * L.mr + m;
+      const TIn* src = A + row * lda;
+      for (int64_t g = 0; g < kgroups; ++g) {
+        TOut* dst = panel + (g * L.mr + m) * L.kg;
+        for (int j = 0; j < L.kg; ++j) {
+          const int64_t k = g * L.kg + j;
+          dst[j] = (row < M && k < K) ? static_cast<TOut>(src[k] + shift) : TOut{0};
+        }
+      }
+    }
+  }
+}
+
+// Packs A into freshly allocated panels; returns the buffer.
+std::unique_ptr<int8_t[]> pack_a(const QuantizedInput& A, int64_t lda, const KernelInfo& L) {
+  const int64_t elems = ceil_div(A.M, L.mr) * L.mr * ceil_div(A.K, L.kg) * L.kg;
+  std::unique_ptr<int8_t[]> buf(new int8_t[static_cast<size_t>(
+      std::max<int64_t>(1, elems * packed_type_bytes(L.a_type)))]);
+  const int32_t shift = domain_shift(A.is_signed, L.a_type);
+  auto run = [&](auto* out) {
+    if (A.is_signed) pack_a_typed(static_cast<const int8_t*>(A.data), A.M, A.K, lda, shift, L, out);
+    else pack_a_typed(static_cast<const uint8_t*>(A.data), A.M, A.K, lda, shift, L, out);
+  };
+  // The buffer is new[]-allocated raw storage, so creating uint8/int16 objects in it is fine.
+  if (L.a_type == PackedType::kS16) run(reinterpret_cast<int16_t*>(buf.get()));
+  else if (L.a_type == PackedType::kS8) run(buf.get());
+  else run(reinterpret_cast<uint8_t*>(buf.get()));
+  return buf;
+}
+
+// ---- the driver --------------------------------------------------------------------------------------
+
+void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, const void* C,
+              int64_t ldc) {
+  check(!W.empty(), op, "the packed weights are empty", "create them with pack_weights_s8()");
+  check(A.M >= 0 && A.K >= 0, op, "negative size: A is [M, K] = " + shape_str({A.M, A.K}));
+  check(A.K == W.K(), op,
+        "K mismatch: A is [M, K] = " + shape_str({A.M, A.K}) + " but the weights were packed as " +
+            "W [N, K] = " + shape_str({W.N(), W.K()}),
+        "A's columns must equal the weights' in_features");
+  check(A.lda == 0 || A.lda >= A.K, op,
+        "row stride lda = " + std::to_string(A.lda) + " is smaller than K = " + std::to_string(A.K),
+        "lda = 0 means dense rows (lda = K)");
+  check(ldc == 0 || ldc >= W.N(), op,
+        "row stride ldc = " + std::to_string(ldc) + " is smaller than N = " + std::to_string(W.N()),
+        "ldc = 0 means dense rows (ldc = N)");
+  check(A.data != nullptr || A.M * A.K == 0, op,
+        "A is null but has shape " + shape_str({A.M, A.K}));
+  check(C != nullptr || A.M * W.N() == 0, op,
+        "C is null but has shape " + shape_str({A.M, W.N()}));
+  const int32_t lo = A.is_signed ? -128 : 0, hi = A.is_signed ? 127 : 255;
+  check(A.zero_point >= lo && A.zero_point <= hi, op,
+        "activation zero point " + std::to_string(A.zero_point) + " is outside [" +
+            std::to_string(lo) + ", " + std::to_string(hi) + "]",
+        A.is_signed ? "int8 input: use a zero point in [-128, 127]"
+                    : "uint8 input: use a zero point in [0, 255]");
+}
+
+// Runs the GEMM and hands each finished row segment of int32 results to store(m, n0, v, count).
+// `micro` computes one tile (normally the kernel's SIMD micro-kernel).
+template <class Micro, class Store>
+void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+              const Micro& micro, const Store& store) {
+  const int64_t M = A.M, N = W.N(), K = A.K;
+  if (M == 0 || N == 0) return;
+  const KernelInfo& L = detail::kernel_info(W.kernel());
+  check(L.mr * L.nr <= detail::kMaxTile, "int8_gemm", "internal: tile larger than kMaxTile");
+  const int64_t lda = A.lda == 0 ? K : A.lda;
+  const std::unique_ptr<int8_t[]> a_packed = pack_a(A, lda, L);
+
+  // Per column: everything that does not depend on the row, folded into one int32:
+  //   result = raw + (bias[n] - za * colsum[n]),   za taken in the kernel's domain.
+  // Computed with unsigned (wrap-around) arithmetic: the intermediate terms may exceed int32
+  // while the final result fits, and signed overflow would be undefined behaviour in C++.
+  const uint32_t za = static_cast<uint32_t>(A.zero_point + domain_shift(A.is_signed, L.a_type));
+  std::vector<int32_t> col_offset(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[n]) : 0u;
+    col_offset[n] = static_cast<int32_t>(b - za * static_cast<uint32_t>(W.column_sums()[n]));
+  }
+
+  const int64_t kgroups = ceil_div(K, L.kg);
+  const int64_t a_panel_bytes = kgroups * L.mr * L.kg * packed_type_bytes(L.a_type);
+  const int64_t b_panel_bytes = kgroups * L.nr * L.kg * packed_type_bytes(L.b_type);
+  const int64_t m_panels = ceil_div(M, L.mr), n_panels = ceil_div(N, L.nr);
+  const int8_t* b_packed = detail::PackedWeightsAccess::data(W);
+
+  // Work item = (block of A row panels, one B column panel). Inside an item the B panel stays in
+  // L1 while the A block (sized to ~192 KB, well inside L2) streams past it; consecutive items
+  // reuse the same A block with the next B panel (cache blocking as in GotoBLAS, simplified).
+  int threads = 1;
+#if defined(_OPENMP)
+  threads = omp_get_max_threads();
+#endif
+  int64_t block = std::max<int64_t>(1, (192 << 10) / std::max<int64_t>(1, a_panel_bytes));
+  while (block > 1 && ceil_div(m_panels, block) * n_panels < 4 * threads) block = (block + 1) / 2;
+  const int64_t items = ceil_div(m_panels, block) * n_panels;
+  [[maybe_unused]] const bool parallel = M * N * std::max<int64_t>(K, 1) >= (1 << 18);
+
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+  for (int64_t item = 0; item < items; ++item) {
+    alignas(64) int32_t tile[detail::kMaxTile];
+    const int64_t np = item % n_panels;
+    const int64_t first = (item / n_panels) * block, last = std::min(m_panels, first + block);
+    const int64_t n0 = np * L.nr;
+    const int cols = static_cast<int>(std::min<int64_t>(L.nr, N - n0));
+    for (int64_t mp = first; mp < last; ++mp) {
+      micro(a_packed.get() + mp * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile);
+      const int rows = static_cast<int>(std::min<int64_t>(L.mr, M - mp * L.mr));
+      for (int r = 0; r < rows; ++r) {
+        int32_t* v = tile + r * L.nr;
+        for (int c = 0; c < cols; ++c)
+          v[c] = static_cast<int32_t>(static_cast<uint32_t>(v[c]) +
+                                      static_cast<uint32_t>(col_offset[n0 + c]));
+        store(mp * L.mr + r, n0, v, cols);
+      }
+    }
+  }
+}
+
+// Calls the kernel's own micro-kernel.
+struct NativeMicro {
+  detail::MicroKernel fn;
+  void operator()(const void* a, const void* b, int64_t kg, int32_t* c) const { fn(a, b, kg, c); }
+};
+
+// ---- output stages -------------------------------------------------------------------------------------
+
+struct StoreS32 {
+  int32_t* C;
+  int64_t ldc;
+  void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
+    std::copy(v, v + count, C + m * ldc + n0);
+  }
+};
+
+struct StoreF32 {
+  float* C;
+  int64_t ldc;
+  const float* scale;  // input_scale * weight_scale[n]
+  const float* bias;   // may be null
+  void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
+    float* out = C + m * ldc + n0;
+    for (int c = 0; c < count; ++c)
+      out[c] = static_cast<float>(v[c]) * scale[n0 + c] + (bias ? bias[n0 + c] : 0.0f);
+  }
+};
+
+template <typename T>
+struct StoreQ8 {
+  T* C;
+  int64_t ldc;
+  const Requantize* rq;
+  int32_t lo, hi;  // output range, lo raised to the zero point for the fused ReLU
+  void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
+    T* out = C + m * ldc + n0;
+    for (int c = 0; c < count; ++c) {
+      const int64_t n = n0 + c;
+      const int32_t mult = rq->multipliers ? rq->multipliers[n] : rq->multiplier;
+      const int shift = rq->right_shifts ? rq->right_shifts[n] : rq->right_shift;
+      const int64_t q = int64_t{rq->zero_point} + requantize(v[c], mult, shift);
+      out[c] = static_cast<T>(std::clamp<int64_t>(q, lo, hi));
+    }
+  }
+};
+
+template <typename T>
+void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
+             const int32_t* bias, const Requantize& rq, T* C, int64_t ldc) {
+  validate(op, A, W, C, ldc);
+  const int32_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  check(rq.zero_point >= lo && rq.zero_point <= hi, op,
+        "output zero point " + std::to_string(rq.zero_point) + " is outside [" +
+            std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  check((rq.multipliers == nullptr) == (rq.right_shifts == nullptr), op,
+        "per-channel requantization needs both multipliers and right_shifts",
+        "set both arrays (length N) or neither");
+  auto check_one = [&](int32_t mult, int shift) {
+    if (mult >= 0 && shift >= -31 && shift <= 31) return;  // no message string on the good path
+    fail(op, "bad requantization multiplier " + std::to_string(mult) + " / right_shift " +
+                 std::to_string(shift),
+         "compute them with quantize_multiplier(real_scale, &multiplier, &right_shift)");
+  };
+  if (rq.multipliers) {
+    for (int64_t n = 0; n < W.N(); ++n) check_one(rq.multipliers[n], rq.right_shifts[n]);
+  } else {
+    check_one(rq.multiplier, rq.right_shift);
+  }
+  const StoreQ8<T> store{C, ldc == 0 ? W.N() : ldc, &rq,
+                         rq.relu ? std::max(lo, rq.zero_point) : lo, hi};
+  run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro}, store);
+}
+
+}  // namespace
+
+// ---- public GEMM entry points ----------------------------------------------------------------------
+
+void int8_gemm_s32(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+                   int32_t* C, int64_t ldc) {
+  validate("int8_gemm_s32", A, W, C, ldc);
+  run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro},
+           StoreS32{C, ldc == 0 ? W.N() : ldc});
+}
+
+void int8_gemm_f32(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+                   const Dequantize& dq, float* C, int64_t ldc) {
+  validate("int8_gemm_f32", A, W, C, ldc);
+  std::vector<float> scale(static_cast<size_t>(W.N()));
+  for (int64_t n = 0; n < W.N(); ++n)
+    scale[n] = dq.input_scale * (dq.weight_scales ? dq.weight_scales[n] : dq.weight_scale);
+  run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro},
+           StoreF32{C, ldc == 0 ? W.N() : ldc, scale.data(), dq.bias});
+}
+
+void int8_gemm_u8(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+                  const Requantize& rq, uint8_t* C, int64_t ldc) {
+  gemm_q8("int8_gemm_u8", A, W, bias, rq, C, ldc);
+}
+
+void int8_gemm_s8(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+                  const Requantize& rq, int8_t* C, int64_t ldc) {
+  gemm_q8("int8_gemm_s8", A, W, bias, rq, C, ldc);
+}
+
+void detail::gemm_s32_emulated(const QuantizedInput& A, const PackedWeightsS8& W,
+                               const int32_t* bias, int32_t* C, int64_t ldc) {
+  validate("gemm_s32_emulated", A, W, C, ldc);
+  const KernelInfo& L = kernel_info(W.kernel());
+  auto emulate = [&L](const void* a, const void* b, int64_t kg, int32_t* c) {
+    micro_reference(L, a, b, kg, c);
+  };
+  run_gemm(A, W, bias, emulate, StoreS32{C, ldc == 0 ? W.N() : ldc});
+}
+
+}  // namespace nibble

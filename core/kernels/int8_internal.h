@@ -1,0 +1,69 @@
+// Shared by the int8 GEMM source files only; not part of the public API (tests use the hooks at
+// the bottom). See README.md in this folder for the big picture.
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "core/kernels/int8_gemm.h"
+
+namespace nibble::detail {
+
+// How one operand is stored inside a packed panel.
+//   kU8  : uint8 activations as given (x86 vpdpbusd wants u8 x s8)
+//   kS8  : int8; activations are shifted by -128 (a ^ 0x80) for the signed-only NEON kernels
+//   kS16 : int16 (u8 zero-extended / s8 sign-extended) for the exact AVX2 vpmaddwd path
+enum class PackedType : uint8_t { kU8, kS8, kS16 };
+
+inline int packed_type_bytes(PackedType t) { return t == PackedType::kS16 ? 2 : 1; }
+
+// A micro-kernel computes one MR x NR tile of raw dot products
+//   c[m * NR + n] = sum_{g < kgroups} sum_{j < KG} a[g][m][j] * b[g][n][j]
+// from a packed A panel laid out [kgroups][MR][KG] and a packed B panel laid out
+// [kgroups][NR][KG]: KG consecutive k values sit next to each other because that is what one
+// SIMD multiply-add instruction sums (2 for vpmaddwd, 4 for vpdpbusd / sdot, 16 for vmull+vpadal).
+// It overwrites c. K is zero-padded to a multiple of KG, rows/columns to MR/NR.
+using MicroKernel = void (*)(const void* a_panel, const void* b_panel, int64_t kgroups,
+                             int32_t* c);
+
+struct KernelInfo {
+  Int8Kernel id;
+  const char* name;
+  int mr, nr, kg;                    // tile rows, tile columns, k values per multiply-add group
+  PackedType a_type, b_type;         // how A and B are stored in the panels
+  MicroKernel micro;                 // nullptr when compiled for another architecture
+  bool (*cpu_has)(const CpuFeatures&);
+};
+
+constexpr int kMaxTile = 8 * 32;  // largest mr * nr of any kernel (avx512vnni)
+
+// One per source file; each returns metadata even when the code is not compiled in (micro ==
+// nullptr), so the layout can be packed and emulated anywhere (see gemm_s32_emulated).
+const KernelInfo& kernel_info_scalar();
+const KernelInfo& kernel_info_avx2();
+const KernelInfo& kernel_info_avxvnni();
+const KernelInfo& kernel_info_avx512vnni();
+const KernelInfo& kernel_info_neon();
+const KernelInfo& kernel_info_neondot();
+const KernelInfo& kernel_info(Int8Kernel kernel);  // kAuto is not allowed
+
+// The scalar reference micro-kernel for ANY layout: the definition every SIMD micro-kernel must
+// match (int8_scalar.cpp).
+void micro_reference(const KernelInfo& layout, const void* a_panel, const void* b_panel,
+                     int64_t kgroups, int32_t* c);
+
+// Friend of PackedWeightsS8: lets the implementation files read and fill it.
+struct PackedWeightsAccess {
+  static PackedWeightsS8 pack(const int8_t* W, int64_t K, int64_t N, Int8Kernel kernel);
+  static const int8_t* data(const PackedWeightsS8& w) { return w.data_.data(); }
+};
+
+// ---- test hooks ----------------------------------------------------------------------------------
+// Packs for any kernel's layout even if this CPU cannot run it (no availability check).
+PackedWeightsS8 pack_weights_any_layout(const int8_t* W, int64_t K, int64_t N, Int8Kernel kernel);
+// Runs int8_gemm_s32 with micro_reference standing in for the kernel's SIMD micro-kernel: checks
+// that kernel's packing and tiling on machines without its ISA (the VNNI kernels here).
+void gemm_s32_emulated(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+                       int32_t* C, int64_t ldc = 0);
+
+}  // namespace nibble::detail

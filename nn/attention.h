@@ -1,0 +1,33 @@
+// MultiHeadAttention, written out step by step (Vaswani et al. 2017, "Attention is all you need").
+//
+//   x [B,T,D] --q_proj--> q [B,T,D] -> [B,H,T,d]      (H heads of size d = D/H)
+//             --k_proj--> k            [B,H,T,d]
+//             --v_proj--> v            [B,H,T,d]
+//   scores = q k^T / sqrt(d)           [B,H,T,T]      (causal: entries j > i set to -inf)
+//   attention = softmax(scores, -1)    [B,H,T,T]      each row a probability distribution
+//   context = attention v              [B,H,T,d] -> [B,T,D] --out_proj--> y [B,T,D]
+//
+// The layer keeps the last `attention` tensor (still on the autograd tape), so the
+// attention-entropy module can measure it — and add a differentiable regulariser on it.
+#pragma once
+
+#include <memory>
+
+#include "nn/linear.h"
+#include "nn/module.h"
+
+namespace nibble::nn {
+
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(int64_t embed_dim, int64_t num_heads, bool causal = false);
+  Tensor forward(const Tensor& x) override;  // self-attention: x [B,T,D] -> [B,T,D]
+  std::string name() const override { return "MultiHeadAttention"; }
+
+  int64_t embed_dim, num_heads, head_dim;
+  bool causal;
+  std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
+  Tensor attention;  // [B,H,T,T] from the last forward
+};
+
+}  // namespace nibble::nn

@@ -1,0 +1,211 @@
+// Image reading and writing (core/io/image.h): exact round trips, heatmaps, damaged files, and
+// no half-written or stray .tmp files when a save fails.
+#include "core/io/image.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "core/io/temp_dir.h"
+#include "gradcheck.h"
+
+namespace nibble::io {
+namespace {
+
+using nibble::testing::read_bytes;
+using nibble::testing::TempDir;
+using nibble::testing::throws_error_containing;
+using nibble::testing::write_bytes;
+
+// A [C, H, W] image whose values are all exact 8-bit levels k/255.
+Tensor levels_image(int64_t c, int64_t h, int64_t w) {
+  Tensor t = Tensor::empty({c, h, w});
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data()[i] = static_cast<float>((i * 53 + 7) % 256) / 255.0f;
+  return t;
+}
+
+bool is_png(const std::vector<unsigned char>& bytes) {
+  const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return bytes.size() > 8 && std::equal(signature, signature + 8, bytes.begin());
+}
+
+TEST(Image, GrayAndColourRoundTripsAreExact) {
+  TempDir dir;
+  for (int64_t channels : {1, 3}) {
+    const Tensor image = levels_image(channels, 9, 13);
+    const std::string path = dir.file("img" + std::to_string(channels) + ".png");
+    save_png(path, image);
+    EXPECT_TRUE(is_png(read_bytes(path)));
+    const Tensor back = load_image(path);
+    ASSERT_EQ(back.shape(), image.shape());
+    EXPECT_EQ(back.to_vector(), image.to_vector()) << channels << " channels";
+  }
+  EXPECT_EQ(dir.listing().size(), 2u) << "no .tmp files may remain";
+}
+
+TEST(Image, TwoDimensionalInputIsGrayscale) {
+  TempDir dir;
+  const Tensor image = levels_image(1, 4, 5).reshape({4, 5});
+  save_png(dir.file("g.png"), image);
+  const Tensor back = load_image(dir.file("g.png"));
+  EXPECT_EQ(back.shape(), (Shape{1, 4, 5}));
+  EXPECT_EQ(back.to_vector(), image.to_vector());
+}
+
+TEST(Image, ValuesAreClampedToZeroOne) {
+  TempDir dir;
+  save_png(dir.file("c.png"), Tensor::from_vector({-3.0f, 0.5f, 7.0f}, {1, 3}));
+  const std::vector<float> back = load_image(dir.file("c.png")).to_vector();
+  EXPECT_EQ(back, (std::vector<float>{0.0f, 128.0f / 255.0f, 1.0f}));
+}
+
+TEST(Image, BadInputIsRejectedAndNothingIsWritten) {
+  TempDir dir;
+  const std::string path = dir.file("bad.png");
+  EXPECT_TRUE(throws_error_containing(
+      [&] {
+        save_png(path, Tensor::zeros({2, 4, 4}));
+      },
+      "expected [H, W], [1, H, W] or [3, H, W]"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] {
+        save_png(path, Tensor::zeros({4, 4, 4}));
+      },
+      "but got [4, 4, 4]"));
+  Tensor nan = Tensor::zeros({2, 2});
+  nan.data()[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(throws_error_containing([&] { save_png(path, nan); }, "is not finite"));
+  EXPECT_TRUE(throws_error_containing([&] { save_heatmap_png(path, nan); }, "is not finite"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] {
+        save_heatmap_png(path, Tensor::zeros({1, 2, 2}));
+      },
+      "expected a 2-d map"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] {
+        save_heatmap_png(path, Tensor::zeros({2, 2}), 0);
+      },
+      "upscale must be >= 1"));
+  EXPECT_TRUE(dir.listing().empty());
+}
+
+TEST(Image, HeatmapHasExpectedSizeAndViridisEnds) {
+  TempDir dir;
+  const std::string path = dir.file("attention.png");
+  Tensor map = Tensor::zeros({10, 10});
+  for (int64_t i = 0; i < 100; ++i)
+    map.data()[i] = static_cast<float>(i) * 0.01f - 0.3f;  // min -0.3, max 0.69
+  save_heatmap_png(path, map, 8);
+  EXPECT_TRUE(is_png(read_bytes(path)));
+  const Tensor rgb = load_image(path);
+  ASSERT_EQ(rgb.shape(), (Shape{3, 80, 80}));
+  // Minimum (cell 0,0) -> viridis dark purple #440154; maximum (cell 9,9) -> yellow #fde725.
+  EXPECT_EQ(rgb.at({0, 0, 0}) * 255.0f, 0x44);
+  EXPECT_EQ(rgb.at({1, 0, 0}) * 255.0f, 0x01);
+  EXPECT_EQ(rgb.at({2, 0, 0}) * 255.0f, 0x54);
+  EXPECT_EQ(rgb.at({0, 79, 79}) * 255.0f, 0xfd);
+  EXPECT_EQ(rgb.at({1, 79, 79}) * 255.0f, 0xe7);
+  EXPECT_EQ(rgb.at({2, 79, 79}) * 255.0f, 0x25);
+  // Each cell is a uniform 8x8 block; neighbouring cells differ.
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int64_t dy = 0; dy < 8; ++dy)
+      for (int64_t dx = 0; dx < 8; ++dx)
+        EXPECT_EQ(rgb.at({c, 40 + dy, 24 + dx}), rgb.at({c, 40, 24}));
+  }
+  EXPECT_NE(rgb.at({1, 40, 24}), rgb.at({1, 40, 32}));
+}
+
+TEST(Image, ConstantHeatmapUsesTheMiddleColour) {
+  TempDir dir;
+  save_heatmap_png(dir.file("flat.png"), Tensor::full({3, 4}, 2.5f));
+  const Tensor rgb = load_image(dir.file("flat.png"));
+  ASSERT_EQ(rgb.shape(), (Shape{3, 3, 4}));
+  // Halfway between viridis samples 4 (#26828e) and 5 (#1f9e89): (34.5, 144, 139.5) rounded.
+  EXPECT_EQ(rgb.at({0, 1, 1}) * 255.0f, 35.0f);
+  EXPECT_EQ(rgb.at({1, 1, 1}) * 255.0f, 144.0f);
+  EXPECT_EQ(rgb.at({2, 1, 1}) * 255.0f, 140.0f);
+}
+
+// A 2x1 32-bit BMP (blue, green, red, alpha per pixel, rows bottom-up): stb reports 4 channels.
+std::vector<unsigned char> bmp_with_alpha() {
+  std::vector<unsigned char> b;
+  auto u16 = [&b](uint32_t v) {
+    for (int i = 0; i < 2; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));
+  };
+  auto u32 = [&b](uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));
+  };
+  b.push_back('B'), b.push_back('M');
+  u32(14 + 40 + 8), u16(0), u16(0), u32(14 + 40);            // file header
+  u32(40), u32(2), u32(1), u16(1), u16(32), u32(0), u32(8);  // info header: 2x1, 32 bpp, BI_RGB
+  u32(2835), u32(2835), u32(0), u32(0);
+  for (unsigned char v : {10, 20, 30, 128, 40, 50, 60, 255}) b.push_back(v);  // BGRA, BGRA
+  return b;
+}
+
+TEST(Image, AlphaChannelIsDropped) {
+  TempDir dir;
+  write_bytes(dir.file("a.bmp"), bmp_with_alpha());
+  const Tensor image = load_image(dir.file("a.bmp"));
+  ASSERT_EQ(image.shape(), (Shape{3, 1, 2}));
+  EXPECT_EQ(image.to_vector(), (std::vector<float>{30 / 255.0f, 60 / 255.0f, 20 / 255.0f,
+                                                   50 / 255.0f, 10 / 255.0f, 40 / 255.0f}));
+}
+
+TEST(Image, DamagedFilesRaiseErrorsNamingTheFile) {
+  TempDir dir;
+  save_png(dir.file("good.png"), levels_image(3, 16, 16));
+  const std::vector<unsigned char> png = read_bytes(dir.file("good.png"));
+
+  const std::string truncated = dir.file("truncated.png");
+  write_bytes(truncated, std::vector<unsigned char>(
+                             png.begin(), png.begin() + static_cast<long>(png.size() / 2)));
+  EXPECT_TRUE(throws_error_containing([&] { load_image(truncated); },
+                                      truncated + ": cannot decode image ("));
+
+  const std::string garbage = dir.file("garbage.png");
+  write_bytes(garbage, {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_image(garbage); }, garbage + ": cannot decode image ("));
+
+  const std::string empty = dir.file("empty.png");
+  write_bytes(empty, {});
+  EXPECT_TRUE(throws_error_containing([&] { load_image(empty); }, empty + ": the file is empty"));
+
+  EXPECT_TRUE(throws_error_containing([&] { load_image(dir.file("missing.png")); },
+                                      dir.file("missing.png") + ": cannot open"));
+}
+
+TEST(Image, FailedSaveLeavesNoFileAndNoTemp) {
+  TempDir dir;
+  // Into a directory that does not exist: the temp file cannot even be created.
+  const std::string nowhere = dir.file("no/such/dir/x.png");
+  EXPECT_TRUE(throws_error_containing([&] { save_png(nowhere, levels_image(1, 2, 2)); },
+                                      "cannot create " + nowhere + ".tmp"));
+  EXPECT_TRUE(dir.listing().empty());
+
+  // Onto a path that is a directory: the temp file is written, the rename fails, and the temp
+  // file must be cleaned up.
+  std::filesystem::create_directory(dir.file("taken.png"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { save_png(dir.file("taken.png"), levels_image(1, 2, 2)); }, "cannot rename"));
+  EXPECT_EQ(dir.listing(), std::vector<std::string>{"taken.png"});
+}
+
+TEST(Image, FailedSaveKeepsThePreviousFile) {
+  TempDir dir;
+  const std::string path = dir.file("keep.png");
+  save_png(path, levels_image(1, 3, 3));
+  const std::vector<unsigned char> before = read_bytes(path);
+  Tensor bad = Tensor::zeros({3, 3});
+  bad.data()[4] = std::numeric_limits<float>::infinity();
+  EXPECT_TRUE(throws_error_containing([&] { save_png(path, bad); }, "is not finite"));
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(dir.listing(), std::vector<std::string>{"keep.png"});
+}
+
+}  // namespace
+}  // namespace nibble::io
