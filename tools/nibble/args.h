@@ -2,11 +2,15 @@
 //   ArgParser p("nibble train", args, {"model", "epochs"});   // allowed option names
 //   int epochs = p.get_int("epochs", 5);
 // Unknown options, missing values and malformed numbers throw nibble::Error (exit code 2).
+// Optional: boolean flags without a value (`--json`) and up to `max_positional` bare arguments:
+//   ArgParser p("nibble test", args, {"timeout"}, {"json", "hidden"}, 1);
+//   p.flag("json"); p.positional();  // {"01"}
 #pragma once
 
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "core/error.h"
@@ -15,7 +19,8 @@ namespace nibble::cli {
 
 class ArgParser {
  public:
-  ArgParser(std::string command, const Args& args, std::set<std::string> allowed)
+  ArgParser(std::string command, const Args& args, std::set<std::string> allowed,
+            std::set<std::string> flags = {}, size_t max_positional = 0)
       : command_(std::move(command)) {
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -23,9 +28,17 @@ class ArgParser {
         help_ = true;
         continue;
       }
+      if (a.rfind("--", 0) != 0 && positional_.size() < max_positional) {
+        positional_.push_back(a);
+        continue;
+      }
       check(a.rfind("--", 0) == 0, command_, "unexpected argument '" + a + "'",
             "run `" + command_ + " --help`");
       const std::string name = a.substr(2);
+      if (flags.count(name) == 1) {
+        flags_.insert(name);
+        continue;
+      }
       check(allowed.count(name) == 1, command_, "unknown option '" + a + "'",
             "run `" + command_ + " --help`");
       check(i + 1 < args.size(), command_, "option '" + a + "' needs a value");
@@ -33,6 +46,8 @@ class ArgParser {
     }
   }
   bool help() const { return help_; }
+  bool flag(const std::string& name) const { return flags_.count(name) == 1; }
+  const std::vector<std::string>& positional() const { return positional_; }
   std::string get(const std::string& name, const std::string& fallback) const {
     auto it = values_.find(name);
     return it == values_.end() ? fallback : it->second;
@@ -67,6 +82,8 @@ class ArgParser {
  private:
   std::string command_;
   std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+  std::vector<std::string> positional_;
   bool help_ = false;
 };
 

@@ -16,5 +16,12 @@ struct Command {
 
 int demo(const Args& args);
 int train(const Args& args);
+// The course (modules/): one file each.
+int modules(const Args& args);
+int test_module(const Args& args);
+int status(const Args& args);
+int release(const Args& args);
+int sync_stubs(const Args& args);
+int course_check(const Args& args);
 
 }  // namespace nibble::cli

@@ -12,6 +12,12 @@ namespace {
 const nibble::cli::Command kCommands[] = {
     {"demo", "train a tiny model with autograd and show what it learned", nibble::cli::demo},
     {"train", "train the Fashion-MNIST MLP or CNN and save a checkpoint", nibble::cli::train},
+    {"modules", "list the course's modules, their points and your last results", nibble::cli::modules},
+    {"test", "build and run a module's graded tests: `nibble test 01`", nibble::cli::test_module},
+    {"status", "your points per module and the milestones you unlocked", nibble::cli::status},
+    {"release", "(instructors) write the student edition: --out DIR", nibble::cli::release},
+    {"sync-stubs", "(instructors) regenerate the stubs from the solutions", nibble::cli::sync_stubs},
+    {"course-check", "(CI) every graded test fails on stubs and passes on solutions", nibble::cli::course_check},
 };
 
 void print_usage() {
@@ -34,7 +40,11 @@ int main(int argc, char** argv) {
     try {
       return c.run(args);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "nibble %s: %s\n", c.name, e.what());
+      // Messages built with check("nibble <name>", ...) already carry the prefix: print it once.
+      const std::string prefix = std::string("nibble ") + c.name + ": ";
+      const std::string what = e.what();
+      std::fprintf(stderr, "%s%s\n", prefix.c_str(),
+                   what.rfind(prefix, 0) == 0 ? what.c_str() + prefix.size() : what.c_str());
       return 2;
     }
   }

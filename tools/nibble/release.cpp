@@ -1,0 +1,36 @@
+// `nibble release --out DIR` (instructors): write the student edition of the course.
+#include <cstdio>
+
+#include "commands.h"
+#include "course_common.h"
+#include "tools/course/release.h"
+
+namespace nibble::cli {
+
+int release(const Args& args) {
+  const ArgParser p("nibble release", args, {"root", "out"});
+  if (p.help() || p.get("out", "").empty()) {
+    std::printf(
+        "usage: nibble release --out DIR [--root DIR]\n"
+        "  Writes the student edition into DIR (new or empty): the files git lists (tracked, and\n"
+        "  untracked ones that are not ignored), without modules/*/solution/ and modules/*/hidden/,\n"
+        "  with every stub regenerated from its solution. The edition builds from the stubs.\n");
+    return p.help() ? 0 : 2;
+  }
+  const std::string out = p.get("out", "");
+  const course::ReleaseSummary s = course::release(source_root(p), out);
+  std::printf("student edition written to %s\n", out.c_str());
+  std::printf("  %zu files copied, %zu instructor-only files (solution/, hidden/) left out\n", s.files, s.excluded);
+  std::string mods;
+  for (const std::string& m : s.modules) mods += " " + m;
+  std::printf("  %zu stubs generated; modules:%s\n", s.stubs, mods.empty() ? " (none)" : mods.c_str());
+  if (s.untracked > 0)
+    std::printf("  note: %zu files are not tracked by git yet and were included; commit them first for a real release\n",
+                s.untracked);
+  for (const std::string& st : s.stale_stubs)
+    std::printf("  warning: the committed %s was out of date (the edition has the regenerated one; run `nibble sync-stubs`)\n",
+                st.c_str());
+  return 0;
+}
+
+}  // namespace nibble::cli

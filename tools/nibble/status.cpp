@@ -1,0 +1,80 @@
+// `nibble status [--json]`: points per module from the last runs, and the milestones unlocked.
+#include <cstdio>
+#include <functional>
+#include <set>
+
+#include "commands.h"
+#include "course_common.h"
+#include "tools/course/grading.h"
+
+namespace nibble::cli {
+
+int status(const Args& args) {
+  const ArgParser p("nibble status", args, {"root", "build"}, {"json"});
+  if (p.help()) {
+    std::printf(
+        "usage: nibble status [--json] [--root DIR] [--build DIR]\n"
+        "  Points per module from the last `nibble test NN` (saved in DIR/course/results.json) and\n"
+        "  the milestones unlocked: a module's milestones open when it and all its prerequisites\n"
+        "  have full points.\n");
+    return 0;
+  }
+  const course::Manifest m = course_manifest(source_root(p), "nibble status");
+  const course::Json results = course::load_results(build_dir(p))["modules"];
+  auto complete = [&](const std::string& n) { return results[n]["complete"].as_bool(); };
+  std::function<bool(const course::Module&)> unlocked = [&](const course::Module& mod) {
+    if (!complete(mod.number)) return false;
+    for (const std::string& r : mod.requires_)
+      if (!unlocked(m.get(r))) return false;
+    return true;
+  };
+  course::Json out = course::Json::object();
+  course::Json mods = course::Json::array();
+  course::Json milestones = course::Json::array();
+  int earned = 0, possible = 0;
+  for (const course::Module& mod : m.modules) {
+    const course::Json& r = results[mod.number];
+    const int e = r.is_object() ? static_cast<int>(r["earned"].as_number()) : 0;
+    earned += e;
+    possible += mod.visible_points();
+    const bool open = unlocked(mod);
+    course::Json j = course::Json::object();
+    j.set("number", mod.number);
+    j.set("slug", mod.slug);
+    j.set("earned", e);
+    j.set("possible", mod.visible_points());
+    j.set("run", r.is_object());
+    j.set("complete", complete(mod.number));
+    mods.push_back(j);
+    for (const std::string& ms : mod.milestones) {
+      course::Json mj = course::Json::object();
+      mj.set("name", ms);
+      mj.set("module", mod.number);
+      mj.set("unlocked", open);
+      milestones.push_back(mj);
+    }
+    if (!p.flag("json")) {
+      const std::string note = !r.is_object()           ? "(not run yet: nibble test " + mod.number + ")"
+                               : complete(mod.number) ? std::string("complete")
+                                                      : std::string();
+      std::printf("%s %-22s %3d/%-3d %s\n", mod.number.c_str(), mod.slug.c_str(), e, mod.visible_points(), note.c_str());
+    }
+  }
+  if (p.flag("json")) {
+    out.set("modules", mods);
+    out.set("milestones", milestones);
+    out.set("earned", earned);
+    out.set("possible", possible);
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  std::printf("total %d/%d\n\nmilestones:\n", earned, possible);
+  if (milestones.items().empty()) std::printf("  (none in the manifest)\n");
+  for (const course::Json& ms : milestones.items())
+    std::printf("  %s %-28s (module %s%s)\n", ms["unlocked"].as_bool() ? "\u2713" : "\xf0\x9f\x94\x92",
+                ms["name"].as_string().c_str(), ms["module"].as_string().c_str(),
+                ms["unlocked"].as_bool() ? ": unlocked, see milestones/" : " and its prerequisites at full points");
+  return 0;
+}
+
+}  // namespace nibble::cli
