@@ -14,7 +14,7 @@ namespace nibble::cli {
 
 int course_check(const Args& args) {
   const ArgParser p("nibble course-check", args, {"root", "solution-build", "student-build", "timeout"}, {"no-build"});
-  if (p.help() || p.get("solution-build", "").empty() || p.get("student-build", "").empty()) {
+  if (p.help()) {
     std::printf(
         "usage: nibble course-check --solution-build DIR --student-build DIR [--no-build] [--timeout S]\n"
         "  DIR of --solution-build is a normal build (solutions); --student-build one configured with\n"
@@ -22,8 +22,10 @@ int course_check(const Args& args) {
         "  points sum to 100, stubs are up to date, and every graded test (visible and hidden)\n"
         "  fails on the stubs and passes on the solutions, with the manifest's counts and points.\n"
         "  Builds the module test programs in both trees first unless --no-build. Exit 1 on failure.\n");
-    return p.help() ? 0 : 2;
+    return 0;
   }
+  check(!p.get("solution-build", "").empty() && !p.get("student-build", "").empty(), "nibble course-check",
+        "--solution-build DIR and --student-build DIR are required", "run `nibble course-check --help`");
   const std::string root = source_root(p);
   const std::string sol_build = p.get("solution-build", "");
   const std::string stu_build = p.get("student-build", "");

@@ -17,11 +17,11 @@ int modules(const Args& args) {
     return 0;
   }
   const course::Manifest m = course_manifest(source_root(p), "nibble modules");
-  const course::Json results = course::load_results(build_dir(p))["modules"];
+  const course::Json results = course::load_results(build_dir(p));
   course::Json out = course::Json::array();
-  if (!p.flag("json")) std::printf("%-3s %-22s %-46s %7s  %s\n", "NN", "module", "title", "status", "requires");
+  if (!p.flag("json")) std::printf("%-3s %-20s %-54s %8s  %s\n", "NN", "module", "title", "status", "requires");
   for (const course::Module& mod : m.modules) {
-    const course::Json& r = results[mod.number];
+    const course::Json& r = course::saved_result(results, mod);
     std::string status = "not run";
     if (r.is_object())
       status = std::to_string(static_cast<int>(r["earned"].as_number())) + "/" +
@@ -41,7 +41,7 @@ int modules(const Args& args) {
       j.set("earned", r.is_object() ? course::Json(r["earned"].as_number()) : course::Json());
       out.push_back(j);
     } else {
-      std::printf("%-3s %-22s %-46s %7s  %s\n", mod.number.c_str(), mod.slug.c_str(), mod.title.c_str(),
+      std::printf("%-3s %-20s %-54s %8s  %s\n", mod.number.c_str(), mod.slug.c_str(), mod.title.c_str(),
                   status.c_str(), req.empty() ? "-" : req.c_str());
     }
   }

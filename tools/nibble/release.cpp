@@ -9,15 +9,16 @@ namespace nibble::cli {
 
 int release(const Args& args) {
   const ArgParser p("nibble release", args, {"root", "out"});
-  if (p.help() || p.get("out", "").empty()) {
+  if (p.help()) {
     std::printf(
         "usage: nibble release --out DIR [--root DIR]\n"
         "  Writes the student edition into DIR (new or empty): the files git lists (tracked, and\n"
         "  untracked ones that are not ignored), without modules/*/solution/ and modules/*/hidden/,\n"
         "  with every stub regenerated from its solution. The edition builds from the stubs.\n");
-    return p.help() ? 0 : 2;
+    return 0;
   }
   const std::string out = p.get("out", "");
+  check(!out.empty(), "nibble release", "--out DIR is required", "run `nibble release --help`");
   const course::ReleaseSummary s = course::release(source_root(p), out);
   std::printf("student edition written to %s\n", out.c_str());
   std::printf("  %zu files copied, %zu instructor-only files (solution/, hidden/) left out\n", s.files, s.excluded);

@@ -20,8 +20,8 @@ int status(const Args& args) {
     return 0;
   }
   const course::Manifest m = course_manifest(source_root(p), "nibble status");
-  const course::Json results = course::load_results(build_dir(p))["modules"];
-  auto complete = [&](const std::string& n) { return results[n]["complete"].as_bool(); };
+  const course::Json results = course::load_results(build_dir(p));
+  auto complete = [&](const std::string& n) { return course::saved_result(results, m.get(n))["complete"].as_bool(); };
   std::function<bool(const course::Module&)> unlocked = [&](const course::Module& mod) {
     if (!complete(mod.number)) return false;
     for (const std::string& r : mod.requires_)
@@ -33,7 +33,7 @@ int status(const Args& args) {
   course::Json milestones = course::Json::array();
   int earned = 0, possible = 0;
   for (const course::Module& mod : m.modules) {
-    const course::Json& r = results[mod.number];
+    const course::Json& r = course::saved_result(results, mod);
     const int e = r.is_object() ? static_cast<int>(r["earned"].as_number()) : 0;
     earned += e;
     possible += mod.visible_points();

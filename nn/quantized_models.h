@@ -1,0 +1,48 @@
+// The course's Fashion-MNIST models (nn/models.h) running on the int8 kernels, layer by layer.
+//
+//   auto q = nn::QuantizedFashionMlp::from_float(mlp, calibration_images);   // e.g. 256 train images
+//   Tensor logits = q.forward(images);                                         // float logits
+//
+// Every Linear / Conv2d becomes its Quantized* twin (nn/quantized.h) with static activation
+// parameters taken from the float model's own activations on the calibration batch, and the ReLU
+// that follows it fused into its epilogue. Between layers activations travel as float: each layer
+// quantizes its input in one AVX2 pass (~0.1 ns/element, small next to the GEMM).
+//
+// QuantizedFashionCnn max-pools on floats (nibble::max_pool2d) after the fused-ReLU conv. Pooling
+// on uint8 would give exactly the same result (quantization is monotone, so max commutes with it)
+// with a quarter of the memory traffic, but would need a uint8 conv output stage; at 28x28 the pool
+// is a few percent of the time, so the float path was kept for simplicity.
+//
+// An undefined calibration tensor gives dynamic quantization (per-call min/max) in every layer.
+// forward() is inference only and returns tensors without autograd history (see nn/quantized.h).
+#pragma once
+
+#include "nn/models.h"
+#include "nn/quantized.h"
+
+namespace nibble::nn {
+
+class QuantizedFashionMlp {
+ public:
+  // calibration_images [B, 1, 28, 28] or [B, 784].
+  static QuantizedFashionMlp from_float(const FashionMlp& model, const Tensor& calibration_images,
+                                        Int8Kernel kernel = Int8Kernel::kAuto);
+  Tensor forward(const Tensor& images) const;  // [B,1,28,28] or [B,784] -> logits [B,10]
+  Tensor operator()(const Tensor& images) const { return forward(images); }
+
+  QuantizedLinear fc1, fc2, fc3;  // fc1, fc2 with fused ReLU
+};
+
+class QuantizedFashionCnn {
+ public:
+  // calibration_images [B, 1, 28, 28].
+  static QuantizedFashionCnn from_float(const FashionCnn& model, const Tensor& calibration_images,
+                                        Int8Kernel kernel = Int8Kernel::kAuto);
+  Tensor forward(const Tensor& images) const;  // [B,1,28,28] -> logits [B,10]
+  Tensor operator()(const Tensor& images) const { return forward(images); }
+
+  QuantizedConv2d conv1, conv2;  // fused ReLU
+  QuantizedLinear fc;
+};
+
+}  // namespace nibble::nn

@@ -1,0 +1,84 @@
+// The student edition and the layout checks, on a temporary copy of a fixture course.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "course/course_fixture.h"
+#include "core/error.h"
+#include "tools/course/files.h"
+#include "tools/course/manifest.h"
+#include "tools/course/release.h"
+#include "tools/course/stubs.h"
+
+namespace nibble::course {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(CourseRelease, LeavesOutSolutionsAndHiddenTestsAndWritesStubs) {
+  testing::TempTree tree;
+  testing::write_fixture(tree);
+  testing::TempTree out;
+  const std::string dest = out.path("edition");
+  const ReleaseSummary s = release(tree.root(), dest);
+  EXPECT_EQ(s.excluded, 3u);  // two solutions and one hidden test
+  EXPECT_EQ(s.stubs, 2u);
+  EXPECT_EQ(s.stale_stubs.size(), 2u);  // the fixture has no committed stubs
+  EXPECT_EQ(s.modules, (std::vector<std::string>{"01_basics", "02_more"}));
+  for (auto it = fs::recursive_directory_iterator(dest); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string name = it->path().filename().string();
+    EXPECT_NE(name, "solution") << it->path();
+    EXPECT_NE(name, "hidden") << it->path();
+  }
+  EXPECT_TRUE(out.exists("edition/README.md"));
+  EXPECT_TRUE(out.exists("edition/modules/modules.manifest"));
+  EXPECT_TRUE(out.exists("edition/modules/01_basics/tests/sum_test.cpp"));
+  EXPECT_EQ(read_text_file(out.path("edition/modules/01_basics/sum.cpp")),
+            make_stub(testing::kFixtureSum, "01", "modules/01_basics/sum.cpp", "x"));
+  // The edition is consistent on its own: stubs present, no solution/ needed.
+  EXPECT_TRUE(check_layout(load_manifest(out.path("edition/modules/modules.manifest")), dest).empty());
+  EXPECT_TRUE(check_stubs(load_manifest(out.path("edition/modules/modules.manifest")), dest).empty());
+}
+
+TEST(CourseRelease, RefusesANonEmptyFolder) {
+  testing::TempTree tree;
+  testing::write_fixture(tree);
+  testing::TempTree out;
+  out.write("something.txt", "x");
+  EXPECT_THROW(release(tree.root(), out.root()), Error);
+  EXPECT_FALSE(out.exists("README.md"));
+}
+
+TEST(CourseRelease, InstructorOnlyPaths) {
+  EXPECT_TRUE(is_instructor_only("modules/01_x/solution/a.cpp"));
+  EXPECT_TRUE(is_instructor_only("modules/01_x/hidden/a_test.cpp"));
+  EXPECT_FALSE(is_instructor_only("modules/01_x/tests/a_test.cpp"));
+  EXPECT_FALSE(is_instructor_only("modules/01_x/a.cpp"));
+  EXPECT_FALSE(is_instructor_only("core/solution/a.cpp"));
+}
+
+TEST(CourseLayout, FoldersAndManifestMustAgreeAndPointsSumTo100) {
+  testing::TempTree tree;
+  testing::write_fixture(tree);
+  Manifest m = load_manifest(tree.path("modules/modules.manifest"));
+  EXPECT_TRUE(check_layout(m, tree.root()).empty());
+
+  tree.write("modules/03_stray/README.md", "not in the manifest\n");
+  auto problems = check_layout(m, tree.root());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("modules/03_stray/ is not in"), std::string::npos);
+  fs::remove_all(tree.path("modules/03_stray"));
+
+  fs::remove_all(tree.path("modules/02_more"));
+  problems = check_layout(m, tree.root());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("module 02 (manifest line 11) has no folder modules/02_more/"), std::string::npos);
+
+  m.modules[0].graded[0].points = 50;
+  problems = check_layout(m, tree.root());
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("module 01: visible graded points sum to 90, not 100"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nibble::course

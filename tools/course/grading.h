@@ -1,0 +1,67 @@
+// Grading from the outside: run a module's gtest program with --gtest_output=json, read the report,
+// and score it against the manifest (the manifest's points are the authority; student code never
+// computes its own score). A graded test that did not run counts as failed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tools/course/json.h"
+#include "tools/course/manifest.h"
+
+namespace nibble::course {
+
+struct ReportedTest {
+  bool passed = false;
+  bool skipped = false;
+  int points = -1;       // the "points" property GRADED_TEST records; -1 when absent
+  std::string message;   // the failure messages, joined
+};
+
+// "Suite.Name" -> outcome, from a gtest JSON report.
+std::map<std::string, ReportedTest> read_gtest_report(const std::string& json_text, const std::string& what);
+
+struct TestOutcome {
+  std::string name;
+  int points = 0;  // possible, from the manifest
+  bool ran = false;
+  bool passed = false;
+  std::string message;  // failure text (or why it did not run)
+};
+
+struct Grade {
+  std::string module;  // "01"
+  std::string slug;
+  bool hidden = false;  // the instructor-only tests
+  std::vector<TestOutcome> tests;  // in manifest order
+  int earned = 0;
+  int possible = 0;
+  int ran = 0;                      // manifest tests that appear in the report
+  std::vector<std::string> problems;  // count mismatches, unknown graded tests, points that differ
+  bool complete() const { return problems.empty() && earned == possible; }
+};
+
+Grade grade_report(const Module& mod, bool hidden, const std::map<std::string, ReportedTest>& report);
+
+// "module_01_tests" or "module_01_hidden".
+std::string test_target(const Module& mod, bool hidden);
+
+// cmake --build <binary_dir> --target <targets...>; output goes to log_path. Returns the exit code.
+int build_targets(const std::string& binary_dir, const std::vector<std::string>& targets, const std::string& log_path);
+
+// Runs <binary_dir>/modules/<target> with a JSON report under <binary_dir>/course/ and grades it.
+// If the program dies before writing its report (crash, timeout), each test is run on its own so
+// that one crashing test does not take the others' points.
+Grade run_and_grade(const Module& mod, bool hidden, const std::string& binary_dir, int timeout_seconds);
+
+Json grade_to_json(const Grade& g);
+
+// <binary_dir>/course/results.json: {"modules": {"01": <grade>, ...}} (visible tests only).
+std::string results_path(const std::string& binary_dir);
+Json load_results(const std::string& binary_dir);  // empty object when there is none yet
+// The saved result of mod, or null (none yet, or saved for another module under that number).
+const Json& saved_result(const Json& results, const Module& mod);
+void save_result(const std::string& binary_dir, const Grade& g);
+
+}  // namespace nibble::course
