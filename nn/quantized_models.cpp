@@ -17,10 +17,12 @@ QuantizedFashionMlp QuantizedFashionMlp::from_float(const FashionMlp& model,
   // Run the float model once, keeping each layer's input: that is what its activations will see.
   Tensor x, h1, h2;
   if (calibration_images.defined()) {
-    x = calibration_images.reshape({-1, 784});  // [B,784]
+    x = model.standardize(calibration_images.reshape({-1, 784}));  // [B,784]
     h1 = relu(model.fc1->forward(x));           // [B,256]
     h2 = relu(model.fc2->forward(h1));          // [B,128]
   }
+  q.input_mean = model.input_mean.item();
+  q.input_std = model.input_std.item();
   q.fc1 = QuantizedLinear::from_float(*model.fc1, calib(x), {true, kernel});
   q.fc2 = QuantizedLinear::from_float(*model.fc2, calib(h1), {true, kernel});
   q.fc3 = QuantizedLinear::from_float(*model.fc3, calib(h2), {false, kernel});
@@ -32,7 +34,7 @@ Tensor QuantizedFashionMlp::forward(const Tensor& images) const {
         "expects images [B, 1, 28, 28] or [B, 784], got " +
             (images.defined() ? images.shape_str() : std::string("(undefined)")));
   NoGradGuard no_grad;
-  Tensor x = images.reshape({-1, 784});  // [B,784]
+  Tensor x = mul(add(images.reshape({-1, 784}), -input_mean), 1.0f / input_std);  // [B,784]
   return fc3(fc2(fc1(x)));               // [B,256] -> [B,128] -> [B,10]
 }
 
@@ -43,11 +45,13 @@ QuantizedFashionCnn QuantizedFashionCnn::from_float(const FashionCnn& model,
   QuantizedFashionCnn q;
   Tensor x, h1, h2;
   if (calibration_images.defined()) {
-    x = calibration_images;                                       // [B,1,28,28]
+    x = model.standardize(calibration_images);                    // [B,1,28,28]
     h1 = model.pool->forward(relu(model.conv1->forward(x)));      // [B,8,14,14]
     h2 = model.pool->forward(relu(model.conv2->forward(h1)));     // [B,16,7,7]
     h2 = h2.flatten(1);                                           // [B,784]
   }
+  q.input_mean = model.input_mean.item();
+  q.input_std = model.input_std.item();
   q.conv1 = QuantizedConv2d::from_float(*model.conv1, calib(x), {true, kernel});
   q.conv2 = QuantizedConv2d::from_float(*model.conv2, calib(h1), {true, kernel});
   q.fc = QuantizedLinear::from_float(*model.fc, calib(h2), {false, kernel});
@@ -61,7 +65,8 @@ Tensor QuantizedFashionCnn::forward(const Tensor& images) const {
         "expects images [B, 1, 28, 28], got " +
             (images.defined() ? images.shape_str() : std::string("(undefined)")));
   NoGradGuard no_grad;
-  Tensor x = max_pool2d(conv1(images), 2);  // [B,8,14,14]  (ReLU fused into conv1)
+  Tensor x = mul(add(images, -input_mean), 1.0f / input_std);  // standardised, as the float model
+  x = max_pool2d(conv1(x), 2);              // [B,8,14,14]  (ReLU fused into conv1)
   x = max_pool2d(conv2(x), 2);              // [B,16,7,7]
   return fc(x.flatten(1));                  // [B,784] -> [B,10]
 }

@@ -31,6 +31,7 @@ class QuantizedFashionMlp {
   Tensor operator()(const Tensor& images) const { return forward(images); }
 
   QuantizedLinear fc1, fc2, fc3;  // fc1, fc2 with fused ReLU
+  float input_mean = 0.0f, input_std = 1.0f;  // the float model's input standardisation
 };
 
 class QuantizedFashionCnn {
@@ -43,6 +44,7 @@ class QuantizedFashionCnn {
 
   QuantizedConv2d conv1, conv2;  // fused ReLU
   QuantizedLinear fc;
+  float input_mean = 0.0f, input_std = 1.0f;  // the float model's input standardisation
 };
 
 }  // namespace nibble::nn
