@@ -70,15 +70,17 @@ TEST(CourseGrading, PointsThatDisagreeWithTheManifestAreAProblem) {
 TEST(CourseGrading, ResultsAreSavedInTheBuildTreePerModule) {
   testing::TempTree build;
   const Module m = fixture_module();
-  EXPECT_TRUE(saved_result(load_results(build.root()), m).is_null());
+  const Json empty = load_results(build.root());
+  EXPECT_TRUE(saved_result(empty, m).is_null());
   save_result(build.root(), grade_report(m, false, read_gtest_report(kReport, "r.json")));
   EXPECT_TRUE(build.exists("course/results.json"));
-  const Json& r = saved_result(load_results(build.root()), m);
+  const Json results = load_results(build.root());  // saved_result returns a reference into it
+  const Json& r = saved_result(results, m);
   EXPECT_EQ(r["earned"].as_number(), 60);
   EXPECT_FALSE(r["complete"].as_bool());
   Module other = m;
   other.slug = "renamed";  // a result saved for another module with that number is not used
-  EXPECT_TRUE(saved_result(load_results(build.root()), other).is_null());
+  EXPECT_TRUE(saved_result(results, other).is_null());
 }
 
 TEST(CourseJson, RoundTripsAndReportsBadInput) {

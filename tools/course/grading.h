@@ -62,6 +62,8 @@ std::string results_path(const std::string& binary_dir);
 Json load_results(const std::string& binary_dir);  // empty object when there is none yet
 // The saved result of mod, or null (none yet, or saved for another module under that number).
 const Json& saved_result(const Json& results, const Module& mod);
+// The result is a reference into `results`: refuse temporaries, which would leave it dangling.
+const Json& saved_result(Json&& results, const Module& mod) = delete;
 void save_result(const std::string& binary_dir, const Grade& g);
 
 }  // namespace nibble::course
