@@ -32,6 +32,9 @@ TEST(CourseRelease, LeavesOutSolutionsAndHiddenTestsAndWritesStubs) {
   }
   EXPECT_TRUE(out.exists("edition/README.md"));
   EXPECT_TRUE(out.exists("edition/modules/modules.manifest"));
+  EXPECT_EQ(read_text_file(out.path("edition/modules/modules.manifest")).find("hidden"), std::string::npos)
+      << "the student edition must not list the hidden tests";
+  EXPECT_NE(read_text_file(tree.path("modules/modules.manifest")).find("hidden"), std::string::npos);
   EXPECT_TRUE(out.exists("edition/modules/01_basics/tests/sum_test.cpp"));
   EXPECT_EQ(read_text_file(out.path("edition/modules/01_basics/sum.cpp")),
             make_stub(testing::kFixtureSum, "01", "modules/01_basics/sum.cpp", "x"));

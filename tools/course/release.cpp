@@ -160,6 +160,16 @@ ReleaseSummary release(const std::string& root, const std::string& out_dir) {
       if (!st.up_to_date) s.stale_stubs.push_back(st.stub);
     }
     for (const Module& mod : m.modules) s.modules.push_back(mod.name());
+    // The hidden tests' names and points are instructor-only too: drop their manifest lines.
+    const std::string out_manifest = (fs::path(out_dir) / "modules/modules.manifest").string();
+    std::istringstream in(read_text_file(out_manifest));
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      const size_t first = line.find_first_not_of(" \t");
+      if (first != std::string::npos && line.compare(first, 7, "hidden ") == 0) continue;
+      kept += line + "\n";
+    }
+    write_file_atomic(out_manifest, kept);
   }
   return s;
 }
