@@ -20,6 +20,7 @@ namespace nibble {
 
 using detail::KernelInfo;
 using detail::PackedType;
+using detail::PackPanelA;
 
 namespace {
 
@@ -187,44 +188,27 @@ int32_t domain_shift(bool input_signed, PackedType a_type) {
   return (kernel_signed ? -128 : 0) - (input_signed ? -128 : 0);
 }
 
-template <typename TIn, typename TOut>
-void pack_a_typed(const TIn* A, int64_t M, int64_t K, int64_t lda, int32_t shift,
-                  const KernelInfo& L, TOut* out) {
-  const int64_t kgroups = ceil_div(K, L.kg);
-  const int64_t panel_elems = kgroups * L.mr * L.kg;
-  const int64_t m_panels = ceil_div(M, L.mr);
-#pragma omp parallel for schedule(static) if (M * K > (1 << 16))
-  for (int64_t p = 0; p < m_panels; ++p) {
-    TOut* panel = out + p * panel_elems;
+// Packs A's row panels [p0, p1) into `out` (consecutive panels). Full panels go to the kernel's
+// fast packer when it has one and the CPU runs it; the last, partial panel (and every panel of a
+// kernel without one, or when emulating a layout) to the reference.
+void pack_a_panels(const QuantizedInput& A, int64_t lda, const KernelInfo& L, int64_t p0,
+                   int64_t p1, int8_t* out) {
+  const uint8_t xor_mask = domain_shift(A.is_signed, L.a_type) == 0 ? 0 : 0x80;
+  const PackPanelA fast = (L.pack_a != nullptr && L.cpu_has(cpu_features())) ? L.pack_a : nullptr;
+  const int64_t panel_bytes = ceil_div(A.K, L.kg) * L.kg * L.mr * packed_type_bytes(L.a_type);
+  const auto* base = static_cast<const uint8_t*>(A.data);  // int8 input: same bytes, see xor_mask
+  for (int64_t p = p0; p < p1; ++p) {
+    const uint8_t* rows[detail::kMaxTile];
+    bool full = true;
     for (int m = 0; m < L.mr; ++m) {
       const int64_t row = p * L.mr + m;
-      const TIn* src = A + row * lda;
-      for (int64_t g = 0; g < kgroups; ++g) {
-        TOut* dst = panel + (g * L.mr + m) * L.kg;
-        for (int j = 0; j < L.kg; ++j) {
-          const int64_t k = g * L.kg + j;
-          dst[j] = (row < M && k < K) ? static_cast<TOut>(src[k] + shift) : TOut{0};
-        }
-      }
+      rows[m] = row < A.M ? base + row * lda : nullptr;
+      full = full && row < A.M;
     }
+    int8_t* panel = out + (p - p0) * panel_bytes;
+    if (full && fast != nullptr) fast(rows, A.K, xor_mask, panel);
+    else detail::pack_a_panel_reference(L, rows, A.K, xor_mask, panel);
   }
-}
-
-// Packs A into freshly allocated panels; returns the buffer.
-std::unique_ptr<int8_t[]> pack_a(const QuantizedInput& A, int64_t lda, const KernelInfo& L) {
-  const int64_t elems = ceil_div(A.M, L.mr) * L.mr * ceil_div(A.K, L.kg) * L.kg;
-  std::unique_ptr<int8_t[]> buf(new int8_t[static_cast<size_t>(
-      std::max<int64_t>(1, elems * packed_type_bytes(L.a_type)))]);
-  const int32_t shift = domain_shift(A.is_signed, L.a_type);
-  auto run = [&](auto* out) {
-    if (A.is_signed) pack_a_typed(static_cast<const int8_t*>(A.data), A.M, A.K, lda, shift, L, out);
-    else pack_a_typed(static_cast<const uint8_t*>(A.data), A.M, A.K, lda, shift, L, out);
-  };
-  // The buffer is new[]-allocated raw storage, so creating uint8/int16 objects in it is fine.
-  if (L.a_type == PackedType::kS16) run(reinterpret_cast<int16_t*>(buf.get()));
-  else if (L.a_type == PackedType::kS8) run(buf.get());
-  else run(reinterpret_cast<uint8_t*>(buf.get()));
-  return buf;
 }
 
 // ---- the driver --------------------------------------------------------------------------------------
@@ -265,7 +249,6 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
   const KernelInfo& L = detail::kernel_info(W.kernel());
   check(L.mr * L.nr <= detail::kMaxTile, "int8_gemm", "internal: tile larger than kMaxTile");
   const int64_t lda = A.lda == 0 ? K : A.lda;
-  const std::unique_ptr<int8_t[]> a_packed = pack_a(A, lda, L);
 
   // Per column: everything that does not depend on the row, folded into one int32:
   //   result = raw + (bias[n] - za * colsum[n]),   za taken in the kernel's domain.
@@ -284,27 +267,13 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
   const int64_t m_panels = ceil_div(M, L.mr), n_panels = ceil_div(N, L.nr);
   const int8_t* b_packed = detail::PackedWeightsAccess::data(W);
 
-  // Work item = (block of A row panels, one B column panel). Inside an item the B panel stays in
-  // L1 while the A block (sized to ~192 KB, well inside L2) streams past it; consecutive items
-  // reuse the same A block with the next B panel (cache blocking as in GotoBLAS, simplified).
-  int threads = 1;
-#if defined(_OPENMP)
-  threads = omp_get_max_threads();
-#endif
-  int64_t block = std::max<int64_t>(1, (192 << 10) / std::max<int64_t>(1, a_panel_bytes));
-  while (block > 1 && ceil_div(m_panels, block) * n_panels < 4 * threads) block = (block + 1) / 2;
-  const int64_t items = ceil_div(m_panels, block) * n_panels;
-  [[maybe_unused]] const bool parallel = M * N * std::max<int64_t>(K, 1) >= (1 << 18);
-
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-  for (int64_t item = 0; item < items; ++item) {
+  // Multiplies A's row panels [first, last), packed at `a`, by B panel np, and stores the tiles.
+  auto multiply = [&](const int8_t* a, int64_t first, int64_t last, int64_t np) {
     alignas(64) int32_t tile[detail::kMaxTile];
-    const int64_t np = item % n_panels;
-    const int64_t first = (item / n_panels) * block, last = std::min(m_panels, first + block);
     const int64_t n0 = np * L.nr;
     const int cols = static_cast<int>(std::min<int64_t>(L.nr, N - n0));
     for (int64_t mp = first; mp < last; ++mp) {
-      micro(a_packed.get() + mp * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile);
+      micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile);
       const int rows = static_cast<int>(std::min<int64_t>(L.mr, M - mp * L.mr));
       for (int r = 0; r < rows; ++r) {
         int32_t* v = tile + r * L.nr;
@@ -314,6 +283,55 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
         store(mp * L.mr + r, n0, v, cols);
       }
     }
+  };
+
+  // Cache blocking, GotoBLAS simplified: A's row panels are grouped into blocks of ~192 KB packed
+  // (well inside L2), and a block meets every B panel in turn, the B panel staying in L1 while
+  // the block's panels stream past it. Two ways to share that between threads:
+  //  - many blocks (big batches, the pixel rows of a convolution): one work item per block; its
+  //    thread packs the block into its own buffer just before using it, so packed A goes from L2
+  //    straight into the micro-kernel, is never written to memory whole, and packs in parallel;
+  //  - few blocks (a Linear layer on a small batch): A is packed once up front and an item is a
+  //    (block, B panel) pair, so both threads get work even when there is a single block.
+  int threads = 1;
+#if defined(_OPENMP)
+  threads = omp_get_max_threads();
+#endif
+  [[maybe_unused]] const bool parallel = M * N * std::max<int64_t>(K, 1) >= (1 << 18);
+  int64_t block = std::max<int64_t>(1, (192 << 10) / std::max<int64_t>(1, a_panel_bytes));
+  const bool pack_per_block = !parallel || ceil_div(m_panels, block) >= 2 * threads;
+
+  if (pack_per_block) {
+    const int64_t blocks = ceil_div(m_panels, block);
+    std::vector<std::unique_ptr<int8_t[]>> buffers(static_cast<size_t>(threads));
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int64_t item = 0; item < blocks; ++item) {
+      int t = 0;
+#if defined(_OPENMP)
+      t = omp_get_thread_num();
+#endif
+      std::unique_ptr<int8_t[]>& buf = buffers[static_cast<size_t>(t)];
+      const int64_t buf_bytes = std::min(block, m_panels) * a_panel_bytes;
+      if (!buf) buf.reset(new int8_t[static_cast<size_t>(buf_bytes)]);
+      const int64_t first = item * block, last = std::min(m_panels, first + block);
+      pack_a_panels(A, lda, L, first, last, buf.get());
+      for (int64_t np = 0; np < n_panels; ++np) multiply(buf.get(), first, last, np);
+    }
+    return;
+  }
+
+  const std::unique_ptr<int8_t[]> a_packed(
+      new int8_t[static_cast<size_t>(m_panels * a_panel_bytes)]);
+#pragma omp parallel for schedule(static) if (parallel && M * K > (1 << 16))
+  for (int64_t p = 0; p < m_panels; ++p)
+    pack_a_panels(A, lda, L, p, p + 1, a_packed.get() + p * a_panel_bytes);
+  while (block > 1 && ceil_div(m_panels, block) * n_panels < 4 * threads) block = (block + 1) / 2;
+  const int64_t items = ceil_div(m_panels, block) * n_panels;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t np = item % n_panels;
+    const int64_t first = (item / n_panels) * block, last = std::min(m_panels, first + block);
+    multiply(a_packed.get() + first * a_panel_bytes, first, last, np);
   }
 }
 
@@ -349,17 +367,15 @@ template <typename T>
 struct StoreQ8 {
   T* C;
   int64_t ldc;
-  const Requantize* rq;
+  const int32_t* multipliers;  // [N], per output channel (a per-tensor value repeated)
+  const int* right_shifts;     // [N]
+  int32_t zero_point;
   int32_t lo, hi;  // output range, lo raised to the zero point for the fused ReLU
   void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
+    int32_t q[detail::kMaxTile];  // count <= NR
+    detail::requantize_row(v, multipliers + n0, right_shifts + n0, count, zero_point, lo, hi, q);
     T* out = C + m * ldc + n0;
-    for (int c = 0; c < count; ++c) {
-      const int64_t n = n0 + c;
-      const int32_t mult = rq->multipliers ? rq->multipliers[n] : rq->multiplier;
-      const int shift = rq->right_shifts ? rq->right_shifts[n] : rq->right_shift;
-      const int64_t q = int64_t{rq->zero_point} + requantize(v[c], mult, shift);
-      out[c] = static_cast<T>(std::clamp<int64_t>(q, lo, hi));
-    }
+    for (int c = 0; c < count; ++c) out[c] = static_cast<T>(q[c]);
   }
 };
 
@@ -385,8 +401,15 @@ void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
   } else {
     check_one(rq.multiplier, rq.right_shift);
   }
-  const StoreQ8<T> store{C, ldc == 0 ? W.N() : ldc, &rq,
-                         rq.relu ? std::max(lo, rq.zero_point) : lo, hi};
+  // Per-channel arrays either way, so the epilogue has one (vectorised) code path.
+  std::vector<int32_t> multipliers(static_cast<size_t>(W.N()), rq.multiplier);
+  std::vector<int> shifts(static_cast<size_t>(W.N()), rq.right_shift);
+  if (rq.multipliers) {
+    std::copy(rq.multipliers, rq.multipliers + W.N(), multipliers.begin());
+    std::copy(rq.right_shifts, rq.right_shifts + W.N(), shifts.begin());
+  }
+  const StoreQ8<T> store{C, ldc == 0 ? W.N() : ldc, multipliers.data(), shifts.data(),
+                         rq.zero_point, rq.relu ? std::max(lo, rq.zero_point) : lo, hi};
   run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro}, store);
 }
 

@@ -26,6 +26,13 @@ inline int packed_type_bytes(PackedType t) { return t == PackedType::kS16 ? 2 : 
 using MicroKernel = void (*)(const void* a_panel, const void* b_panel, int64_t kgroups,
                              int32_t* c);
 
+// Packs one FULL A panel (all MR rows exist) into the layout above: rows[m] points at row m's K
+// bytes. Every byte is XOR-ed with xor_mask first: 0, or 0x80 to move between the uint8 and int8
+// domains (a + 128 for int8 input into an unsigned kernel, a - 128 for uint8 input into the
+// signed NEON kernels -- both are a flip of the top bit). K is zero-padded to a multiple of KG.
+// A kernel may supply a fast one; pack_a_panel_reference is the definition and the fallback.
+using PackPanelA = void (*)(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel);
+
 struct KernelInfo {
   Int8Kernel id;
   const char* name;
@@ -33,6 +40,7 @@ struct KernelInfo {
   PackedType a_type, b_type;         // how A and B are stored in the panels
   MicroKernel micro;                 // nullptr when compiled for another architecture
   bool (*cpu_has)(const CpuFeatures&);
+  PackPanelA pack_a;                 // fast A packer for full panels, or nullptr (use reference)
 };
 
 constexpr int kMaxTile = 8 * 32;  // largest mr * nr of any kernel (avx512vnni)
@@ -51,6 +59,20 @@ const KernelInfo& kernel_info(Int8Kernel kernel);  // kAuto is not allowed
 // match (int8_scalar.cpp).
 void micro_reference(const KernelInfo& layout, const void* a_panel, const void* b_panel,
                      int64_t kgroups, int32_t* c);
+
+// The definition of A packing for ANY layout (int8_scalar.cpp). rows[m] may be nullptr for the
+// padding rows of the last panel (they are written as zeros).
+void pack_a_panel_reference(const KernelInfo& layout, const uint8_t* const* rows, int64_t K,
+                            uint8_t xor_mask, void* panel);
+
+// The requantizing epilogue of int8_gemm_u8 / int8_gemm_s8 for one row segment (int8_requant.cpp):
+//   out[c] = clamp(zero_point + requantize(acc[c], multiplier[c], right_shift[c]), lo, hi)
+// requantize_row uses AVX2 when the CPU has it and is bit-identical to the reference.
+void requantize_row_reference(const int32_t* acc, const int32_t* multiplier,
+                              const int* right_shift, int count, int32_t zero_point, int32_t lo,
+                              int32_t hi, int32_t* out);
+void requantize_row(const int32_t* acc, const int32_t* multiplier, const int* right_shift,
+                    int count, int32_t zero_point, int32_t lo, int32_t hi, int32_t* out);
 
 // Friend of PackedWeightsS8: lets the implementation files read and fill it.
 struct PackedWeightsAccess {

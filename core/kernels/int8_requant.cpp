@@ -8,6 +8,11 @@
 
 #include "core/error.h"
 #include "core/kernels/int8_gemm.h"
+#include "core/kernels/int8_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace nibble {
 
@@ -72,6 +77,101 @@ void quantize_multiplier(double real, int32_t* multiplier, int* right_shift) {
         "use a real multiplier below 2^31");
   *multiplier = static_cast<int32_t>(q31);
   *right_shift = shift;
+}
+
+// ---- the epilogue of int8_gemm_u8 / int8_gemm_s8, one row segment at a time ------------------------
+
+void detail::requantize_row_reference(const int32_t* acc, const int32_t* multiplier,
+                                      const int* right_shift, int count, int32_t zero_point,
+                                      int32_t lo, int32_t hi, int32_t* out) {
+  for (int c = 0; c < count; ++c) {
+    const int64_t q = int64_t{zero_point} + requantize(acc[c], multiplier[c], right_shift[c]);
+    out[c] = static_cast<int32_t>(std::clamp<int64_t>(q, lo, hi));
+  }
+}
+
+#if defined(__x86_64__)
+namespace {
+
+// round(a * b / 2^31), exact halves up, for lanes 0, 2, 4, 6 of a and b, as 64-bit results: the
+// step saturating_rounding_doubling_high_mul does per element.
+__attribute__((target("avx2"))) __m256i high_mul_even_lanes(__m256i a, __m256i b) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i ab = _mm256_mul_epi32(a, b);  // exact int64 products of the even lanes
+  const __m256i negative = _mm256_cmpgt_epi64(zero, ab);
+  const __m256i nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(int64_t{1} << 30),
+                                           _mm256_set1_epi64x(1 - (int64_t{1} << 30)), negative);
+  const __m256i t = _mm256_add_epi64(ab, nudge);
+  // t / 2^31 truncated toward zero = floor (a shift) + 1 when t < 0 has a fraction. The result
+  // fits in 32 bits, and a logical shift gets those bits right (AVX2 has no 64-bit arithmetic
+  // shift).
+  const __m256i floor = _mm256_srli_epi64(t, 31);
+  const __m256i t_negative = _mm256_cmpgt_epi64(zero, t);
+  const __m256i exact = _mm256_cmpeq_epi64(
+      _mm256_and_si256(t, _mm256_set1_epi64x((int64_t{1} << 31) - 1)), zero);
+  return _mm256_sub_epi64(floor, _mm256_andnot_si256(exact, t_negative));  // - (-1) = + 1
+}
+
+// The same arithmetic as requantize() on 8 lanes; right shifts must be >= 0 and multipliers >= 0
+// (int8_gemm_u8/s8 check the latter, so the one saturating case INT32_MIN * INT32_MIN of
+// saturating_rounding_doubling_high_mul cannot occur).
+__attribute__((target("avx2"))) __m256i requantize8(__m256i acc, __m256i mult, __m256i shift) {
+  const __m256i zero = _mm256_setzero_si256();
+  // 1. The rounding high multiply: even lanes, then odd lanes moved down into even position.
+  const __m256i even = high_mul_even_lanes(acc, mult);
+  const __m256i odd = high_mul_even_lanes(_mm256_srli_epi64(acc, 32), _mm256_srli_epi64(mult, 32));
+  // Low 32 bits of each 64-bit result: even lanes from `even`, odd lanes from `odd` shifted up.
+  const __m256i x = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+
+  // 2. rounding_divide_by_pot(x, shift): x >> shift, +1 when the remainder exceeds the threshold.
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, shift), one);  // 2^shift - 1
+  const __m256i remainder = _mm256_and_si256(x, mask);
+  // threshold = mask / 2, + 1 for negative x (cmpgt gives -1, so subtract it).
+  const __m256i threshold =
+      _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_cmpgt_epi32(zero, x));
+  return _mm256_sub_epi32(_mm256_srav_epi32(x, shift), _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+__attribute__((target("avx2"))) void requantize_row_avx2(const int32_t* acc,
+                                                         const int32_t* multiplier,
+                                                         const int* right_shift, int count,
+                                                         int32_t zero_point, int32_t lo,
+                                                         int32_t hi, int32_t* out) {
+  // Clamp before adding the zero point, so the addition cannot overflow int32.
+  const __m256i zp = _mm256_set1_epi32(zero_point);
+  const __m256i lo_r = _mm256_set1_epi32(lo - zero_point);
+  const __m256i hi_r = _mm256_set1_epi32(hi - zero_point);
+  int c = 0;
+  for (; c + 8 <= count; c += 8) {
+    const __m256i shift = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(right_shift + c));
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(shift)) != 0) {  // a left shift (real >= 1): rare
+      detail::requantize_row_reference(acc + c, multiplier + c, right_shift + c, 8, zero_point, lo,
+                                       hi, out + c);
+      continue;
+    }
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(multiplier + c));
+    __m256i r = requantize8(a, m, shift);
+    r = _mm256_min_epi32(_mm256_max_epi32(r, lo_r), hi_r);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_add_epi32(r, zp));
+  }
+  detail::requantize_row_reference(acc + c, multiplier + c, right_shift + c, count - c, zero_point,
+                                   lo, hi, out + c);
+}
+
+}  // namespace
+#endif
+
+void detail::requantize_row(const int32_t* acc, const int32_t* multiplier, const int* right_shift,
+                            int count, int32_t zero_point, int32_t lo, int32_t hi, int32_t* out) {
+#if defined(__x86_64__)
+  if (cpu_features().avx2) {
+    requantize_row_avx2(acc, multiplier, right_shift, count, zero_point, lo, hi, out);
+    return;
+  }
+#endif
+  requantize_row_reference(acc, multiplier, right_shift, count, zero_point, lo, hi, out);
 }
 
 }  // namespace nibble

@@ -42,7 +42,8 @@ void micro_scalar(const void* a_panel, const void* b_panel, int64_t kgroups, int
 bool always(const CpuFeatures&) { return true; }
 
 const KernelInfo kScalarInfo{Int8Kernel::kScalar, "scalar", kMR, kNR, 1,
-                             PackedType::kU8, PackedType::kS8, micro_scalar, always};
+                             PackedType::kU8, PackedType::kS8, micro_scalar, always,
+                             nullptr};
 
 }  // namespace
 
@@ -62,6 +63,26 @@ void micro_reference(const KernelInfo& L, const void* a, const void* b, int64_t 
         }
       }
       c[m * L.nr + n] = sum;
+    }
+  }
+}
+
+void pack_a_panel_reference(const KernelInfo& L, const uint8_t* const* rows, int64_t K,
+                            uint8_t xor_mask, void* panel) {
+  // Element (g, m, j) of the panel is A[m][g * KG + j], or 0 past the end of K or of the rows.
+  const int64_t kgroups = (K + L.kg - 1) / L.kg;
+  for (int64_t g = 0; g < kgroups; ++g) {
+    for (int m = 0; m < L.mr; ++m) {
+      for (int j = 0; j < L.kg; ++j) {
+        const int64_t k = g * L.kg + j, i = (g * L.mr + m) * L.kg + j;
+        const uint8_t byte = (rows[m] != nullptr && k < K) ? rows[m][k] ^ xor_mask : 0;
+        if (L.a_type == PackedType::kS16) {
+          const int16_t v = byte;  // zero-extended: the s16 kernels take activations as 0..255
+          std::memcpy(static_cast<uint8_t*>(panel) + 2 * i, &v, sizeof v);
+        } else {
+          static_cast<uint8_t*>(panel)[i] = byte;  // kS8 reads the same byte as int8
+        }
+      }
     }
   }
 }

@@ -272,18 +272,58 @@ TEST_P(EachKernel, OutputStagesMatchScalar) {
 
 #if defined(_OPENMP)
 TEST_P(EachKernel, SameResultWithOneOrTwoThreads) {
+  // The driver splits work two ways (int8_gemm.cpp, run_gemm): A packed per block by the thread
+  // that uses it (one thread, or many rows: the 3000-row case, a convolution's pixel rows), or
+  // packed once and shared (two threads and few rows: the 97-row case). All must agree.
   std::mt19937 rng(6);
-  const Activations a = random_activations(rng, false, 97, 515);
-  const auto W = random_weights(rng, 131, 515);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto one = run_s32(a, W, 131, nullptr, GetParam());
-  omp_set_num_threads(2);
-  const auto two = run_s32(a, W, 131, nullptr, GetParam());
-  omp_set_num_threads(saved);
-  EXPECT_EQ(one, two);
+  for (const Shape s : {Shape{97, 131, 515}, Shape{3000, 20, 203}}) {
+    const Activations a = random_activations(rng, s.M % 2 == 0, s.M, s.K);
+    const auto W = random_weights(rng, s.N, s.K);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto one = run_s32(a, W, s.N, nullptr, GetParam());
+    omp_set_num_threads(2);
+    const auto two = run_s32(a, W, s.N, nullptr, GetParam());
+    omp_set_num_threads(saved);
+    EXPECT_EQ(one, two) << "M=" << s.M << " N=" << s.N << " K=" << s.K;
+    EXPECT_TRUE(same(naive(a, W, s.N, nullptr), two)) << "M=" << s.M;
+  }
 }
 #endif
+
+// A kernel's fast A packer (run on every call) must write exactly the bytes of the reference
+// packer, for every K tail and both domain flips (xor 0x80: int8 input into a uint8 kernel).
+TEST(Int8GemmPacking, FastPackersMatchTheReference) {
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> byte(0, 255);
+  int checked = 0;
+  for (Int8Kernel k : int8_all_kernels()) {
+    const detail::KernelInfo& L = detail::kernel_info(k);
+    if (L.pack_a == nullptr) continue;  // this kernel uses the reference packer itself
+    if (!int8_kernel_available(k)) {
+      std::cout << "[ skipped  ] " << skip_reason(k) << ": its fast packer not run\n";
+      continue;
+    }
+    for (int64_t K : {1, 2, 3, 15, 16, 17, 31, 32, 33, 100, 784, 1001}) {
+      std::vector<std::vector<uint8_t>> data(static_cast<size_t>(L.mr));
+      std::vector<const uint8_t*> rows;
+      for (auto& row : data) {
+        row.resize(static_cast<size_t>(K));
+        for (auto& v : row) v = static_cast<uint8_t>(byte(rng));
+        rows.push_back(row.data());
+      }
+      const int64_t bytes = (K + L.kg - 1) / L.kg * L.kg * L.mr * detail::packed_type_bytes(L.a_type);
+      for (uint8_t mask : {uint8_t{0}, uint8_t{0x80}}) {
+        std::vector<uint8_t> want(static_cast<size_t>(bytes), 0xAB), got(want);
+        detail::pack_a_panel_reference(L, rows.data(), K, mask, want.data());
+        L.pack_a(rows.data(), K, mask, got.data());
+        EXPECT_EQ(want, got) << L.name << " K=" << K << " mask=" << int(mask);
+        ++checked;
+      }
+    }
+  }
+  std::cout << "[ packing  ] " << checked << " fast-packer cases identical to the reference\n";
+}
 
 // Runs for every kernel, available or not: packs that kernel's layout and runs the driver with
 // the scalar micro_reference in place of its SIMD micro-kernel. So the VNNI layouts are checked
@@ -390,6 +430,53 @@ TEST(Int8Requantize, QuantizeMultiplier) {
   EXPECT_THROW(quantize_multiplier(-1.0, &m, &s), Error);
   EXPECT_THROW(quantize_multiplier(std::nan(""), &m, &s), Error);
   EXPECT_THROW(quantize_multiplier(4e9, &m, &s), Error);
+}
+
+// The vectorised epilogue (requantize_row) must give the bytes of the scalar one, including the
+// rounding ties and the extremes of the int32 range.
+TEST(Int8Requantize, VectorEpilogueMatchesScalarBitForBit) {
+  if (!cpu_features().avx2) {
+    std::cout << "[ skipped  ] CPU lacks avx2, so requantize_row IS the reference; has: "
+              << cpu_features().summary() << "\n";
+  }
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int32_t> any(std::numeric_limits<int32_t>::min(),
+                                             std::numeric_limits<int32_t>::max());
+  std::uniform_int_distribution<int> shift_d(-3, 31), small(-70000, 70000);
+  std::uniform_real_distribution<double> e(-30, 1);
+  const int count = 1003;  // not a multiple of 8: the scalar tail runs too
+  std::vector<int32_t> acc(count), mult(count), want(count), got(count);
+  std::vector<int> shift(count);
+  for (int trial = 0; trial < 60; ++trial) {
+    for (int c = 0; c < count; ++c) {
+      // Mix: full-range accumulators, small ones (many exact ties), and the extremes.
+      const int kind = c % 5;
+      acc[c] = kind == 0 ? any(rng) : kind == 1 ? std::numeric_limits<int32_t>::min()
+             : kind == 2 ? std::numeric_limits<int32_t>::max() : small(rng);
+      if (c % 7 == 0) {
+        mult[c] = c % 2 ? 0 : (1 << 30);  // 0, and exactly 0.5: every odd product is a tie
+        shift[c] = shift_d(rng);
+      } else {
+        quantize_multiplier(std::exp2(e(rng)), &mult[c], &shift[c]);
+      }
+    }
+    const int32_t zp = trial % 3 == 0 ? 0 : (trial % 3 == 1 ? 128 : -5);
+    const int32_t lo = zp == -5 ? -128 : 0, hi = zp == -5 ? 127 : 255;
+    detail::requantize_row_reference(acc.data(), mult.data(), shift.data(), count, zp, lo, hi,
+                                     want.data());
+    detail::requantize_row(acc.data(), mult.data(), shift.data(), count, zp, lo, hi, got.data());
+    ASSERT_EQ(want, got) << "trial " << trial;
+  }
+  // And against an independent formula in double for a few hand-picked ties:
+  // acc * 2^30 / 2^31 = acc / 2 rounds half up, then >> 1 rounds half away from zero.
+  const int32_t a[8] = {1, -1, 3, -3, 5, -5, 7, -7};
+  const int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
+  const int sh[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  int32_t out[8];
+  detail::requantize_row(a, m, sh, 8, 0, -1000, 1000, out);
+  // a/2 rounded up: 1, 0, 2, -1, 3, -2, 4, -3; then /2 halves away: 1, 0, 1, -1, 2, -1, 2, -2.
+  const int32_t expect[8] = {1, 0, 1, -1, 2, -1, 2, -2};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(out[i], expect[i]) << "acc " << a[i];
 }
 
 TEST(Int8Requantize, AgreesWithDoubleFormula) {
