@@ -72,51 +72,62 @@ __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void*
 //   store rows 0-3 (16 bytes) and rows 4-5 (8 bytes) of each pair: 24 bytes per pair.
 // Within a 256-bit register the unpack instructions work on each 128-bit half separately, so
 // the low halves hold pairs 0-3 and the high halves pairs 4-7.
+// One step: 16 bytes at src[m] for the six rows -> `pairs` (<= 8) packed pairs at dst.
+__attribute__((target("avx2"))) inline void pack16_avx2(const uint8_t* const* src, __m128i mask,
+                                                        int pairs, uint8_t* dst) {
+  __m256i r[kMR];
+#pragma GCC unroll 6
+  for (int m = 0; m < kMR; ++m) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[m]));
+    r[m] = _mm256_cvtepu8_epi16(_mm_xor_si128(bytes, mask));
+  }
+  // Pairs p, p+1 of rows (0,1): unpacklo -> r0[p] r1[p] r0[p+1] r1[p+1] (p = 0 | 4 per half).
+  const __m256i t01lo = _mm256_unpacklo_epi32(r[0], r[1]);
+  const __m256i t01hi = _mm256_unpackhi_epi32(r[0], r[1]);  // pairs 2, 3 | 6, 7
+  const __m256i t23lo = _mm256_unpacklo_epi32(r[2], r[3]);
+  const __m256i t23hi = _mm256_unpackhi_epi32(r[2], r[3]);
+  const __m256i t45lo = _mm256_unpacklo_epi32(r[4], r[5]);
+  const __m256i t45hi = _mm256_unpackhi_epi32(r[4], r[5]);
+  // Rows 0-3 of one pair: q[j] = pair j (low half) and pair j + 4 (high half).
+  const __m256i q[4] = {_mm256_unpacklo_epi64(t01lo, t23lo), _mm256_unpackhi_epi64(t01lo, t23lo),
+                        _mm256_unpacklo_epi64(t01hi, t23hi), _mm256_unpackhi_epi64(t01hi, t23hi)};
+  // Rows 4-5 of pairs 0,1 | 4,5 sit in t45lo, of pairs 2,3 | 6,7 in t45hi (8 bytes each).
+  const __m128i r45[4] = {_mm256_castsi256_si128(t45lo), _mm256_castsi256_si128(t45hi),
+                          _mm256_extracti128_si256(t45lo, 1), _mm256_extracti128_si256(t45hi, 1)};
+#pragma GCC unroll 8
+  for (int p = 0; p < 8; ++p) {
+    if (p == pairs) break;
+    const __m256i rows03 = q[p % 4];
+    const __m128i lo =
+        p < 4 ? _mm256_castsi256_si128(rows03) : _mm256_extracti128_si256(rows03, 1);
+    const __m128i pair45 = r45[(p / 4) * 2 + (p % 4) / 2];
+    const __m128i rows45 = (p % 2 == 0) ? pair45 : _mm_unpackhi_epi64(pair45, pair45);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + p * 24), lo);  // 24 bytes per pair
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + p * 24 + 16), rows45);
+  }
+}
+
 __attribute__((target("avx2"))) void pack_a_avx2(const uint8_t* const* rows, int64_t K,
                                                  uint8_t xor_mask, void* panel) {
   auto* out = static_cast<uint8_t*>(panel);
   const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
-    __m256i r[kMR];
-#pragma GCC unroll 6
-    for (int m = 0; m < kMR; ++m) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[m] + k));
-      r[m] = _mm256_cvtepu8_epi16(_mm_xor_si128(bytes, mask));
-    }
-    // Pairs p, p+1 of rows (0,1): unpacklo -> r0[p] r1[p] r0[p+1] r1[p+1] (p = 0 | 4 per half).
-    const __m256i t01lo = _mm256_unpacklo_epi32(r[0], r[1]);
-    const __m256i t01hi = _mm256_unpackhi_epi32(r[0], r[1]);  // pairs 2, 3 | 6, 7
-    const __m256i t23lo = _mm256_unpacklo_epi32(r[2], r[3]);
-    const __m256i t23hi = _mm256_unpackhi_epi32(r[2], r[3]);
-    const __m256i t45lo = _mm256_unpacklo_epi32(r[4], r[5]);
-    const __m256i t45hi = _mm256_unpackhi_epi32(r[4], r[5]);
-    // Rows 0-3 of one pair: q[j] = pair j (low half) and pair j + 4 (high half).
-    const __m256i q[4] = {_mm256_unpacklo_epi64(t01lo, t23lo), _mm256_unpackhi_epi64(t01lo, t23lo),
-                          _mm256_unpacklo_epi64(t01hi, t23hi), _mm256_unpackhi_epi64(t01hi, t23hi)};
-    // Rows 4-5 of pairs 0,1 | 4,5 sit in t45lo, of pairs 2,3 | 6,7 in t45hi (8 bytes each).
-    const __m128i r45[4] = {_mm256_castsi256_si128(t45lo), _mm256_castsi256_si128(t45hi),
-                            _mm256_extracti128_si256(t45lo, 1), _mm256_extracti128_si256(t45hi, 1)};
-    uint8_t* dst = out + (k / 2) * (kMR * 4);  // 24 bytes per pair
-#pragma GCC unroll 8
-    for (int p = 0; p < 8; ++p) {
-      const __m256i rows03 = q[p % 4];
-      const __m128i lo =
-          p < 4 ? _mm256_castsi256_si128(rows03) : _mm256_extracti128_si256(rows03, 1);
-      const __m128i pair45 = r45[(p / 4) * 2 + (p % 4) / 2];
-      const __m128i rows45 = (p % 2 == 0) ? pair45 : _mm_unpackhi_epi64(pair45, pair45);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + p * 24), lo);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + p * 24 + 16), rows45);
-    }
+    const uint8_t* src[kMR];
+    for (int m = 0; m < kMR; ++m) src[m] = rows[m] + k;
+    pack16_avx2(src, mask, 8, out + (k / 2) * (kMR * 4));
   }
-  // The last K % 16 values, one pair at a time (an odd K pads the last pair with 0).
-  for (; k < K; k += 2) {
-    for (int m = 0; m < kMR; ++m) {
-      const int16_t pair[2] = {static_cast<int16_t>(rows[m][k] ^ xor_mask),
-                               static_cast<int16_t>(k + 1 < K ? rows[m][k + 1] ^ xor_mask : 0)};
-      std::memcpy(out + ((k / 2) * kMR + m) * 4, pair, sizeof pair);
-    }
+  if (k == K) return;
+  // The last K % 16 values: copied (flipped by the mask) into zero-filled 16-byte rows, so the
+  // same step packs them, zero padding included; only the pairs that exist are stored.
+  alignas(16) uint8_t tail[kMR][16] = {};
+  const uint8_t* src[kMR];
+  for (int m = 0; m < kMR; ++m) {
+    for (int64_t i = 0; i < K - k; ++i) tail[m][i] = rows[m][k + i] ^ xor_mask;
+    src[m] = tail[m];
   }
+  const int pairs = static_cast<int>((K - k + 1) / 2);
+  pack16_avx2(src, _mm_setzero_si128(), pairs, out + (k / 2) * (kMR * 4));
 }
 
 constexpr MicroKernel kMicro = micro_avx2;
