@@ -143,7 +143,7 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2; }
 
 const KernelInfo& kernel_info_avx2() {
   static const KernelInfo info{Int8Kernel::kAvx2, "avx2", kMR, kNR, kKG,
-                               PackedType::kS16, PackedType::kS16, kMicro, cpu_has, kPackA};
+                               PackedType::kS16, PackedType::kS16, kMicro, cpu_has, kPackA, 255};
   return info;
 }
 

@@ -59,8 +59,10 @@ __attribute__((target("avx2,avxvnni"))) void micro_avxvnni(const void* a_panel,
 }
 
 constexpr MicroKernel kMicro = micro_avxvnni;
+constexpr PackPanelA kPackA = pack_a_6x4_u8_avx2;  // same A layout as avx2u7 (int8_avx2u7.cpp)
 #else
 constexpr MicroKernel kMicro = nullptr;  // not an x86-64 build
+constexpr PackPanelA kPackA = nullptr;
 #endif
 
 bool cpu_has(const CpuFeatures& f) { return f.avx2 && f.avxvnni; }
@@ -69,7 +71,7 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2 && f.avxvnni; }
 
 const KernelInfo& kernel_info_avxvnni() {
   static const KernelInfo info{Int8Kernel::kAvxVnni, "avxvnni", kMR, kNR, kKG,
-                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, nullptr};
+                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, kPackA, 255};
   return info;
 }
 

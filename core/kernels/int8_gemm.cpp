@@ -25,10 +25,12 @@ using detail::PackPanelA;
 namespace {
 
 constexpr int64_t kMaxK = 65536;  // 255 * 128 * 65536 < 2^31: the int32 accumulators are exact
-constexpr Int8Kernel kConcrete[] = {Int8Kernel::kScalar,     Int8Kernel::kAvx2,
-                                    Int8Kernel::kAvxVnni,    Int8Kernel::kAvx512Vnni,
-                                    Int8Kernel::kNeon,       Int8Kernel::kNeonDot};
-// Preference order of int8_select_kernel(kAuto): widest / fused multiply-add first.
+constexpr Int8Kernel kConcrete[] = {Int8Kernel::kScalar,  Int8Kernel::kAvx2,
+                                    Int8Kernel::kAvx2U7, Int8Kernel::kAvxVnni,
+                                    Int8Kernel::kAvx512Vnni, Int8Kernel::kNeon,
+                                    Int8Kernel::kNeonDot};
+// Preference order of int8_select_kernel(kAuto): widest / fused multiply-add first. avx2u7 is
+// not in it: it only accepts 7-bit activations, so only a caller who made them may ask for it.
 constexpr Int8Kernel kFastestFirst[] = {Int8Kernel::kAvx512Vnni, Int8Kernel::kAvxVnni,
                                         Int8Kernel::kAvx2,       Int8Kernel::kNeonDot,
                                         Int8Kernel::kNeon,       Int8Kernel::kScalar};
@@ -64,7 +66,7 @@ Int8Kernel int8_kernel_from_name(const std::string& name) {
   for (Int8Kernel k : kConcrete)
     if (name == int8_kernel_name(k)) return k;
   fail("int8_gemm", "unknown kernel name '" + name + "'",
-       "use one of: auto, scalar, avx2, avxvnni, avx512vnni, neon, neondot");
+       "use one of: auto, scalar, avx2, avx2u7, avxvnni, avx512vnni, neon, neondot");
 }
 
 bool int8_kernel_available(Int8Kernel kernel) {
@@ -72,6 +74,8 @@ bool int8_kernel_available(Int8Kernel kernel) {
   const KernelInfo& info = detail::kernel_info(kernel);
   return info.micro != nullptr && info.cpu_has(cpu_features());
 }
+
+int int8_kernel_max_activation(Int8Kernel kernel) { return detail::kernel_info(kernel).a_max; }
 
 std::vector<Int8Kernel> int8_all_kernels() {
   return std::vector<Int8Kernel>(std::begin(kConcrete), std::end(kConcrete));
@@ -104,6 +108,7 @@ const KernelInfo& detail::kernel_info(Int8Kernel kernel) {
   switch (kernel) {
     case Int8Kernel::kScalar: return kernel_info_scalar();
     case Int8Kernel::kAvx2: return kernel_info_avx2();
+    case Int8Kernel::kAvx2U7: return kernel_info_avx2u7();
     case Int8Kernel::kAvxVnni: return kernel_info_avxvnni();
     case Int8Kernel::kAvx512Vnni: return kernel_info_avx512vnni();
     case Int8Kernel::kNeon: return kernel_info_neon();
@@ -213,6 +218,33 @@ void pack_a_panels(const QuantizedInput& A, int64_t lda, const KernelInfo& L, in
 
 // ---- the driver --------------------------------------------------------------------------------------
 
+// A kernel exact only for small activations (avx2u7: [0, 127] in its domain) must never see a
+// larger one: one pass over A (OR of all bytes, vectorised by the compiler; ~1% of a GEMM),
+// before any work, so that a violation is an error rather than a silently saturated result.
+void check_activation_range(const char* op, const QuantizedInput& A, const KernelInfo& L) {
+  if (L.a_max >= 255 || A.M * A.K == 0) return;
+  const uint8_t mask = domain_shift(A.is_signed, L.a_type) == 0 ? 0 : 0x80;
+  const int64_t lda = A.lda == 0 ? A.K : A.lda;
+  const auto* base = static_cast<const uint8_t*>(A.data);
+  uint8_t any = 0;
+  for (int64_t m = 0; m < A.M; ++m) {
+    const uint8_t* row = base + m * lda;
+    for (int64_t k = 0; k < A.K; ++k) any |= static_cast<uint8_t>(row[k] ^ mask);
+  }
+  if (any <= L.a_max) return;
+  for (int64_t m = 0; m < A.M; ++m)
+    for (int64_t k = 0; k < A.K; ++k) {
+      const int value = A.is_signed ? static_cast<int8_t>(base[m * lda + k]) : base[m * lda + k];
+      if ((base[m * lda + k] ^ mask) > L.a_max)
+        fail(op, std::string("kernel ") + L.name + " needs activations in [0, " +
+                     std::to_string(L.a_max) + "], but A[" + std::to_string(m) + ", " +
+                     std::to_string(k) + "] = " + std::to_string(value) +
+                     (A.is_signed ? " (int8 input: +128 in the kernel's unsigned domain)" : ""),
+             "quantize the activations to 7 bits (nn::QuantizeOptions::reduce_range) or use "
+             "the full-range kernel avx2");
+    }
+}
+
 void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, const void* C,
               int64_t ldc) {
   check(!W.empty(), op, "the packed weights are empty", "create them with pack_weights_s8()");
@@ -237,6 +269,7 @@ void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
             std::to_string(lo) + ", " + std::to_string(hi) + "]",
         A.is_signed ? "int8 input: use a zero point in [-128, 127]"
                     : "uint8 input: use a zero point in [0, 255]");
+  check_activation_range(op, A, detail::kernel_info(W.kernel()));
 }
 
 // Runs the GEMM and hands each finished row segment of int32 results to store(m, n0, v, count).

@@ -12,8 +12,9 @@
 //   sum_k (a - za) * w  =  sum_k a * w  -  za * colsum[n].
 // The result is then written as raw int32, dequantized float, or requantized uint8/int8.
 //
-// Every kernel (scalar, avx2, avxvnni, avx512vnni, neon, neondot) is bit-exact: the int32
-// results are identical for all inputs, including the extremes 255 * -128. See
+// Every kernel (scalar, avx2, avx2u7, avxvnni, avx512vnni, neon, neondot) is bit-exact: the int32
+// results are identical for all inputs, including the extremes 255 * -128 (avx2u7: for all
+// activations in [0, 127], the only ones it accepts). See
 // core/kernels/README.md for the walk-through and the vpmaddubsw saturation trap.
 //
 // Limits: 0 <= K <= 65536 (so 255 * 128 * K cannot overflow int32); all sizes >= 0.
@@ -32,19 +33,25 @@ enum class Int8Kernel {
   kAuto,        // the fastest kernel this CPU runs, or the one NIBBLE_KERNEL names
   kScalar,      // portable C++; the reference every other kernel is tested against
   kAvx2,        // x86: zero-/sign-extend to int16, vpmaddwd (exact; see README)
+  kAvx2U7,      // x86: vpmaddubsw, exact for activations in [0, 127] only (7-bit, like PyTorch's
+                //      fbgemm reduce_range); ~20% faster; never chosen by kAuto; other
+                //      activations are a nibble::Error
   kAvxVnni,     // x86: vpdpbusd on ymm, VEX encoding (Alder Lake, Zen 5 ...)
   kAvx512Vnni,  // x86: vpdpbusd on zmm (Cascade Lake, Ice Lake, Zen 4 ...)
   kNeon,        // aarch64: vmull_s8 + vpadalq_s16
   kNeonDot,     // aarch64: sdot (vdotq_s32), ARMv8.2 dot-product extension
 };
 
-// "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neondot" ("auto" for kAuto).
+// "scalar", "avx2", "avx2u7", "avxvnni", "avx512vnni", "neon", "neondot" ("auto" for kAuto).
 const char* int8_kernel_name(Int8Kernel kernel);
 // Inverse of int8_kernel_name; throws nibble::Error for an unknown name.
 Int8Kernel int8_kernel_from_name(const std::string& name);
 // True when the kernel is compiled into this binary (right architecture) and the CPU has the ISA
 // (always true for kScalar and kAuto).
 bool int8_kernel_available(Int8Kernel kernel);
+// The largest activation, in the kernel's unsigned domain, the kernel is exact for: 255, or 127
+// for avx2u7 (whose layers quantize activations to 7 bits). kAuto is not allowed.
+int int8_kernel_max_activation(Int8Kernel kernel);
 // Every concrete kernel (not kAuto), available or not, in the order above.
 std::vector<Int8Kernel> int8_all_kernels();
 // Resolves a request to a concrete kernel. kAuto -> NIBBLE_KERNEL if set (read on every call),

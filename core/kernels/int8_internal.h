@@ -41,6 +41,7 @@ struct KernelInfo {
   MicroKernel micro;                 // nullptr when compiled for another architecture
   bool (*cpu_has)(const CpuFeatures&);
   PackPanelA pack_a;                 // fast A packer for full panels, or nullptr (use reference)
+  int a_max;                         // largest activation the kernel is exact for (255, or 127)
 };
 
 constexpr int kMaxTile = 8 * 32;  // largest mr * nr of any kernel (avx512vnni)
@@ -49,6 +50,7 @@ constexpr int kMaxTile = 8 * 32;  // largest mr * nr of any kernel (avx512vnni)
 // nullptr), so the layout can be packed and emulated anywhere (see gemm_s32_emulated).
 const KernelInfo& kernel_info_scalar();
 const KernelInfo& kernel_info_avx2();
+const KernelInfo& kernel_info_avx2u7();
 const KernelInfo& kernel_info_avxvnni();
 const KernelInfo& kernel_info_avx512vnni();
 const KernelInfo& kernel_info_neon();
@@ -59,6 +61,11 @@ const KernelInfo& kernel_info(Int8Kernel kernel);  // kAuto is not allowed
 // match (int8_scalar.cpp).
 void micro_reference(const KernelInfo& layout, const void* a_panel, const void* b_panel,
                      int64_t kgroups, int32_t* c);
+
+#if defined(__x86_64__)
+// The fast A packer of the [K/4][6][4] uint8 layout (avx2u7 and avxvnni), int8_avx2u7.cpp.
+void pack_a_6x4_u8_avx2(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel);
+#endif
 
 // The definition of A packing for ANY layout (int8_scalar.cpp). rows[m] may be nullptr for the
 // padding rows of the last panel (they are written as zeros).

@@ -7,6 +7,7 @@
 // (core/kernels/run_neon_tests.sh runs it under qemu).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "core/error.h"
 #include "core/kernels/int8_gemm.h"
 #include "core/kernels/int8_internal.h"
+#include "tests/gradcheck.h"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -183,6 +185,15 @@ class EachKernel : public ::testing::TestWithParam<Int8Kernel> {
   void SetUp() override {
     if (!int8_kernel_available(GetParam())) GTEST_SKIP() << skip_reason(GetParam());
   }
+  // The largest activation the kernel accepts (255; avx2u7: 127, unsigned input only).
+  int a_max() const { return detail::kernel_info(GetParam()).a_max; }
+  bool takes_signed() const { return a_max() == 255; }
+  // Random activations folded into the kernel's domain (a no-op for full-range kernels).
+  Activations in_domain(Activations a) const {
+    if (a_max() < 255)
+      for (auto& v : a.u8) v = static_cast<uint8_t>(v & a_max());
+    return a;
+  }
 };
 
 TEST_P(EachKernel, BitExactVsScalarAndNaive) {
@@ -190,8 +201,9 @@ TEST_P(EachKernel, BitExactVsScalarAndNaive) {
   int cases = 0;
   for (const Shape& s : kShapes)
     for (bool is_signed : {false, true}) {
+      if (is_signed && !takes_signed()) continue;
       const int64_t pad = (s.M + s.N) % 4;  // some strided A and C
-      const Activations a = random_activations(rng, is_signed, s.M, s.K, pad);
+      const Activations a = in_domain(random_activations(rng, is_signed, s.M, s.K, pad));
       const auto W = random_weights(rng, s.N, s.K);
       const auto bias = random_bias(rng, s.N);
       const auto want = run_s32(a, W, s.N, bias.data(), Int8Kernel::kScalar);
@@ -212,11 +224,14 @@ TEST_P(EachKernel, ExtremeValues) {
     int32_t za;
     int w;
   };
-  const Case cases[] = {{false, 255, 0, -128}, {false, 255, 0, 127},  {false, 0, 255, -128},
-                        {false, 255, 255, 127}, {true, -128, 0, -128}, {true, 127, 0, -128},
-                        {true, -128, 127, -128}, {false, 0, 0, -128}};
+  // (127: the largest 7-bit activation, the extreme of the avx2u7 kernel.)
+  const Case cases[] = {{false, 255, 0, -128},  {false, 255, 0, 127},   {false, 0, 255, -128},
+                        {false, 255, 255, 127},  {true, -128, 0, -128},  {true, 127, 0, -128},
+                        {true, -128, 127, -128}, {false, 0, 0, -128},    {false, 127, 0, -128},
+                        {false, 127, 255, -128}, {false, 127, 0, 127}};
   for (const Case& c : cases)
     for (const Shape s : {Shape{7, 19, 4096}, Shape{2, 3, 65536}}) {
+      if ((c.is_signed && !takes_signed()) || c.a > a_max()) continue;
       Activations a;
       a.is_signed = c.is_signed;
       a.M = s.M, a.K = s.K, a.lda = s.K, a.zero_point = c.za;
@@ -232,7 +247,7 @@ TEST_P(EachKernel, ExtremeValues) {
   Activations a = random_activations(rng, false, 11, 999);
   const auto W0 = random_weights(rng, 21, 999);
   std::vector<int8_t> W(W0.size());
-  for (size_t i = 0; i < a.u8.size(); ++i) a.u8[i] = (i % 3) ? 255 : 0;
+  for (size_t i = 0; i < a.u8.size(); ++i) a.u8[i] = (i % 3) ? static_cast<uint8_t>(a_max()) : 0;
   for (size_t i = 0; i < W.size(); ++i) W[i] = (i % 2) ? -128 : 127;
   EXPECT_TRUE(same(naive(a, W, 21, nullptr), run_s32(a, W, 21, nullptr, GetParam())));
 }
@@ -240,7 +255,7 @@ TEST_P(EachKernel, ExtremeValues) {
 TEST_P(EachKernel, OutputStagesMatchScalar) {
   // All output stages share one epilogue, so equal int32 tiles must give equal outputs.
   std::mt19937 rng(5);
-  const Activations a = random_activations(rng, false, 23, 301);
+  const Activations a = in_domain(random_activations(rng, false, 23, 301));
   const auto W = random_weights(rng, 45, 301);
   const auto bias = random_bias(rng, 45);
   Requantize rq;
@@ -277,7 +292,8 @@ TEST_P(EachKernel, SameResultWithOneOrTwoThreads) {
   // packed once and shared (two threads and few rows: the 97-row case). All must agree.
   std::mt19937 rng(6);
   for (const Shape s : {Shape{97, 131, 515}, Shape{3000, 20, 203}}) {
-    const Activations a = random_activations(rng, s.M % 2 == 0, s.M, s.K);
+    const Activations a =
+        in_domain(random_activations(rng, s.M % 2 == 0 && takes_signed(), s.M, s.K));
     const auto W = random_weights(rng, s.N, s.K);
     const int saved = omp_get_max_threads();
     omp_set_num_threads(1);
@@ -333,7 +349,9 @@ TEST(Int8GemmLayouts, EveryKernelLayoutEmulated) {
   for (Int8Kernel k : int8_all_kernels()) {
     for (const Shape& s : kShapes) {
       if (s.K > 1000) continue;  // the emulation is slow; tiling does not depend on long K
-      const Activations a = random_activations(rng, s.M % 2 == 0, s.M, s.K, 1);
+      const int a_max = detail::kernel_info(k).a_max;  // 127 for avx2u7: unsigned, 7 bits
+      Activations a = random_activations(rng, s.M % 2 == 0 && a_max == 255, s.M, s.K, 1);
+      for (auto& v : a.u8) v = static_cast<uint8_t>(std::min<int>(v, a_max));
       const auto W = random_weights(rng, s.N, s.K);
       const auto bias = random_bias(rng, s.N);
       const PackedWeightsS8 p = detail::pack_weights_any_layout(W.data(), s.K, s.N, k);
@@ -355,9 +373,32 @@ std::string kernel_test_name(const ::testing::TestParamInfo<Int8Kernel>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Int8Gemm, EachKernel,
                          ::testing::Values(Int8Kernel::kScalar, Int8Kernel::kAvx2,
-                                           Int8Kernel::kAvxVnni, Int8Kernel::kAvx512Vnni,
+                                           Int8Kernel::kAvx2U7, Int8Kernel::kAvxVnni, Int8Kernel::kAvx512Vnni,
                                            Int8Kernel::kNeon, Int8Kernel::kNeonDot),
                          kernel_test_name);
+
+// avx2u7 is exact only for activations <= 127: anything larger must be refused, naming where.
+TEST(Int8Gemm7Bit, RejectsActivationsAbove127) {
+  if (!int8_kernel_available(Int8Kernel::kAvx2U7)) GTEST_SKIP() << skip_reason(Int8Kernel::kAvx2U7);
+  std::mt19937 rng(13);
+  const auto W = random_weights(rng, 5, 9);
+  const PackedWeightsS8 p = pack_weights_s8(W.data(), 9, 5, Int8Kernel::kAvx2U7);
+  std::vector<uint8_t> a(4 * 9, 127);
+  std::vector<int32_t> c(4 * 5);
+  int8_gemm_s32(input_u8(a.data(), 4, 9, 0), p, nullptr, c.data());  // 127 everywhere: fine
+  a[2 * 9 + 7] = 128;
+  EXPECT_TRUE(testing::throws_error_containing(
+      [&] { int8_gemm_s32(input_u8(a.data(), 4, 9, 0), p, nullptr, c.data()); },
+      "A[2, 7] = 128"));
+  // int8 input is shifted by +128 into the kernel's domain: only negative values fit.
+  std::vector<int8_t> s(4 * 9, -1);
+  int8_gemm_s32(input_s8(s.data(), 4, 9, 0), p, nullptr, c.data());
+  s[5] = 0;
+  EXPECT_TRUE(testing::throws_error_containing(
+      [&] { int8_gemm_s32(input_s8(s.data(), 4, 9, 0), p, nullptr, c.data()); }, "A[0, 5] = 0"));
+  // Never chosen automatically.
+  EXPECT_NE(int8_select_kernel(Int8Kernel::kAuto), Int8Kernel::kAvx2U7);
+}
 
 // ---- the trap itself ---------------------------------------------------------------------------------
 
