@@ -13,6 +13,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -81,40 +82,51 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding
   const Tensor x = input.detach().contiguous();
   Tensor out = Tensor::empty({g.N, g.C, g.OH, g.OW});
   // argmax[i] = flat position (h*W + w) inside its plane of the input that output i copied.
-  auto argmax = std::make_shared<std::vector<int64_t>>(out.numel());
+  // Only kept when backward will need it (inference skips 8 bytes per output).
+  const bool keep_argmax = any_requires_grad({input});
+  auto argmax = std::make_shared<std::vector<int64_t>>(keep_argmax ? out.numel() : 0);
 
   const float* xd = x.data();
   float* od = out.data();
   int64_t* am = argmax->data();
+  // The rule for NaN (below) costs a branch per element that the predictor loses on real data
+  // (~5x slower), so it only runs when the input has a NaN; one vectorised pass decides.
+  bool has_nan = false;
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) has_nan |= xd[i] != xd[i];
+  auto pool = [&](auto nan_aware) {
 #pragma omp parallel for schedule(static) if (g.parallel())
-  for (int64_t plane = 0; plane < g.planes(); ++plane) {
-    const float* xp = xd + plane * g.H * g.W;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      int64_t h0, h1;
-      clip_window(oh * g.sh - g.ph, g.KH, g.H, h0, h1);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        int64_t w0, w1;
-        clip_window(ow * g.sw - g.pw, g.KW, g.W, w0, w1);
-        // Start from the window's first real pixel; padding (-inf) can never beat it.
-        int64_t best_at = h0 * g.W + w0;
-        float best = xp[best_at];
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) {
-            const float v = xp[h * g.W + w];
-            // Strictly greater: the first maximum wins ties. A NaN wins too (once), so it
-            // propagates to the output as in PyTorch instead of silently disappearing.
-            if (v > best || (std::isnan(v) && !std::isnan(best))) {
-              best = v;
-              best_at = h * g.W + w;
+    for (int64_t plane = 0; plane < g.planes(); ++plane) {
+      const float* xp = xd + plane * g.H * g.W;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t h0, h1;
+        clip_window(oh * g.sh - g.ph, g.KH, g.H, h0, h1);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t w0, w1;
+          clip_window(ow * g.sw - g.pw, g.KW, g.W, w0, w1);
+          // Start from the window's first real pixel; padding (-inf) can never beat it.
+          int64_t best_at = h0 * g.W + w0;
+          float best = xp[best_at];
+          for (int64_t h = h0; h < h1; ++h) {
+            for (int64_t w = w0; w < w1; ++w) {
+              const float v = xp[h * g.W + w];
+              // Strictly greater: the first maximum wins ties. A NaN wins too (once), so it
+              // propagates to the output as in PyTorch instead of silently disappearing.
+              bool take = v > best;
+              if constexpr (decltype(nan_aware)::value) take = take || (v != v && best == best);
+              best = take ? v : best;  // selects (maxss, cmov) rather than branches
+              best_at = take ? h * g.W + w : best_at;
             }
           }
+          const int64_t o = (plane * g.OH + oh) * g.OW + ow;
+          od[o] = best;
+          if (keep_argmax) am[o] = best_at;
         }
-        const int64_t o = (plane * g.OH + oh) * g.OW + ow;
-        od[o] = best;
-        am[o] = best_at;
       }
     }
-  }
+  };
+  if (has_nan) pool(std::true_type{});
+  else pool(std::false_type{});
 
   const std::shared_ptr<const std::vector<int64_t>> where = argmax;
   return record("max_pool2d", out, {input}, [where, g](const Tensor& grad_out) {
