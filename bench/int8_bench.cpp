@@ -8,10 +8,14 @@
 //   onednn          dnnl::matmul, src u8 [M,K] (runtime zero point), weights s8 [K,N] reordered
 //                   once into the layout the primitive asked for (format_tag::any), dst s32.
 //   quantize/*      the float -> uint8 activation quantizer (nn/quantized.h), ns per element.
+//   qlinear         (paired table only) nn::QuantizedLinear::forward with a static input range:
+//                   float in, quantize, int8 GEMM, dequantizing epilogue, float out -- the figure
+//                   to set beside PyTorch's quantize + quantized Linear + dequantize.
 //
 // At the end: a paired table (--paired_rounds=N rounds, default 11, 0 = off): each round times a
 // ~30 ms burst of each library on the same shape back to back, so all see the same machine load;
 // medians and the median of per-round ratios int8/oneDNN and int8/fp32 are printed.
+// --paired_kv prints each row as one key=value line instead (for bench/compare_int8.sh).
 // Shapes: M=N=K in {256, 512, 1024}, and Linear layers M in {1, 64}, N=256, K=784. Threads 1, 2.
 //   OMP_WAIT_POLICY=passive build/bench/bench_int8 --benchmark_repetitions=3
 #include <benchmark/benchmark.h>
@@ -57,6 +61,7 @@ constexpr int32_t kZeroPoint = 3;  // any nonzero activation zero point: the rea
 // Random operands of one shape, in every library's format.
 struct Operands {
   std::vector<uint8_t> A;   // [M, K]
+  std::vector<uint8_t> A7;  // A & 127: 7-bit activations for the avx2u7 kernel
   std::vector<int8_t> W;    // [N, K] (out_features x in_features)
   std::vector<int32_t> C;   // [M, N]
   std::vector<float> Af, Bf, Cf;  // fp32 A [M, K], B = W^T [K, N], C [M, N]
@@ -64,6 +69,7 @@ struct Operands {
       : A(s.M * s.K), W(s.N * s.K), C(s.M * s.N), Af(s.M * s.K), Bf(s.K * s.N), Cf(s.M * s.N) {
     std::mt19937 rng(42);
     for (auto& v : A) v = static_cast<uint8_t>(rng());
+    for (uint8_t v : A) A7.push_back(v & 127);
     for (auto& v : W) v = static_cast<int8_t>(rng());
     for (size_t i = 0; i < Af.size(); ++i) Af[i] = A[i] / 255.0f;
     for (int64_t n = 0; n < s.N; ++n)
@@ -74,11 +80,13 @@ struct Operands {
 // One GEMM "engine": a callable prepared for a shape (weights packed), plus a name.
 using Runner = std::function<void()>;
 
-Runner make_int8(const Shape& s, Operands& x, Int8Kernel kernel) {
+// seven_bit: use x.A7 (A folded into [0, 127]), the only activations avx2u7 accepts.
+Runner make_int8(const Shape& s, Operands& x, Int8Kernel kernel, bool seven_bit = false) {
   auto packed = std::make_shared<nibble::PackedWeightsS8>(
       nibble::pack_weights_s8(x.W.data(), s.K, s.N, kernel));
-  return [&x, s, packed] {
-    nibble::int8_gemm_s32(nibble::input_u8(x.A.data(), s.M, s.K, kZeroPoint), *packed, nullptr,
+  const uint8_t* A = seven_bit ? x.A7.data() : x.A.data();
+  return [&x, s, packed, A] {
+    nibble::int8_gemm_s32(nibble::input_u8(A, s.M, s.K, kZeroPoint), *packed, nullptr,
                           x.C.data());
   };
 }
@@ -88,6 +96,15 @@ Runner make_fp32(const Shape& s, Operands& x) {
     nibble::sgemm(false, false, s.M, s.N, s.K, 1.0f, x.Af.data(), s.K, x.Bf.data(), s.N, 0.0f,
                   x.Cf.data(), s.N);
   };
+}
+
+Runner make_qlinear(const Shape& s) {
+  nibble::nn::Linear fc(s.K, s.N);
+  // Same input distribution as bench/torch_qlinear.py; not centred on 0, so the zero point is not 0.
+  auto x = std::make_shared<nibble::Tensor>(nibble::Tensor::randn({s.M, s.K}, 0.5f, 1.0f));
+  auto q = std::make_shared<nibble::nn::QuantizedLinear>(
+      nibble::nn::QuantizedLinear::from_float(fc, {*x}));
+  return [q, x] { q->forward(*x); };
 }
 
 #if defined(NIBBLE_BENCH_DNNL)
@@ -151,7 +168,8 @@ void bm_gemm(benchmark::State& state, Shape s, int threads, std::string engine) 
     run = make_dnnl(s, x);
 #endif
   } else {
-    run = make_int8(s, x, nibble::int8_kernel_from_name(engine));
+    const Int8Kernel k = nibble::int8_kernel_from_name(engine);
+    run = make_int8(s, x, k, /*seven_bit=*/nibble::int8_kernel_max_activation(k) < 255);
   }
   run();  // warm-up: start threads, first-touch buffers
   for (auto _ : state) {
@@ -200,18 +218,30 @@ double burst_gops(const Runner& run, const Shape& s, int iterations) {
   return s.ops() * iterations / dt.count() * 1e-9;
 }
 
-void paired(int rounds) {
+void paired(int rounds, bool kv) {
   const Int8Kernel best = nibble::int8_select_kernel();
+  // avx2u7 (7-bit activations, opt-in) runs on the same operands with A folded into [0, 127].
+  const bool u7 = nibble::int8_kernel_available(Int8Kernel::kAvx2U7);
   std::printf("\nPaired timing, %d rounds of ~30 ms bursts (int8 = %s kernel), GOP/s medians\n",
               rounds, nibble::int8_kernel_name(best));
-  std::printf("%-14s %3s %8s %8s %8s %12s %12s\n", "MxNxK", "thr", "int8", "oneDNN", "fp32",
-              "int8/oneDNN", "int8/fp32");
+  if (!kv) {
+    std::printf("%-14s %3s %8s %8s %8s %8s %8s %12s %12s %12s\n", "MxNxK", "thr", "int8",
+                "avx2u7", "oneDNN", "fp32", "qlinear", "int8/oneDNN", "u7/oneDNN", "int8/fp32");
+  }
   for (const Shape& s : kShapes) {
     for (int threads : kThreadCounts) {
       omp_set_num_threads(threads);
       Operands x(s);
-      std::vector<Runner> runners = {make_int8(s, x, best), make_fp32(s, x)};
+      // Each engine's position in `runners` (-1: not in this build / on this CPU).
+      std::vector<Runner> runners = {make_int8(s, x, best), make_fp32(s, x), make_qlinear(s)};
+      const int i_int8 = 0, i_fp32 = 1, i_qlinear = 2;
+      int i_u7 = -1, i_dnnl = -1;
+      if (u7) {
+        i_u7 = static_cast<int>(runners.size());
+        runners.push_back(make_int8(s, x, Int8Kernel::kAvx2U7, /*seven_bit=*/true));
+      }
 #if defined(NIBBLE_BENCH_DNNL)
+      i_dnnl = static_cast<int>(runners.size());
       runners.push_back(make_dnnl(s, x));
 #endif
       std::vector<int> iters;
@@ -221,25 +251,32 @@ void paired(int rounds) {
         iters.push_back(std::max(1, static_cast<int>(g * 1e9 * 0.03 / s.ops())));
       }
       std::vector<std::vector<double>> g(runners.size());
-      std::vector<double> r_dnnl, r_fp32;
+      std::vector<double> r_dnnl, r_u7_dnnl, r_fp32;
       for (int round = 0; round < rounds; ++round) {
-        for (size_t e = 0; e < runners.size(); ++e) g[e].push_back(burst_gops(runners[e], s, iters[e]));
-        r_fp32.push_back(g[0].back() / g[1].back());
-        if (runners.size() > 2) r_dnnl.push_back(g[0].back() / g[2].back());
+        for (size_t e = 0; e < runners.size(); ++e)
+          g[e].push_back(burst_gops(runners[e], s, iters[e]));
+        r_fp32.push_back(g[i_int8].back() / g[i_fp32].back());
+        if (i_dnnl >= 0) r_dnnl.push_back(g[i_int8].back() / g[i_dnnl].back());
+        if (i_dnnl >= 0 && i_u7 >= 0) r_u7_dnnl.push_back(g[i_u7].back() / g[i_dnnl].back());
       }
-      const double dnnl = runners.size() > 2 ? median_of(g[2]) : 0.0;
-      std::printf("%-14s %3d %8.1f ", s.name().c_str(), threads, median_of(g[0]));
-      if (dnnl > 0) {
-        std::printf("%8.1f ", dnnl);
-      } else {
-        std::printf("%8s ", "-");
+      auto med = [&](int i) { return i >= 0 ? median_of(g[i]) : 0.0; };
+      if (kv) {
+        std::printf("nibble_int8 M=%lld N=%lld K=%lld threads=%d kernel=%s int8=%.1f u7=%.1f "
+                    "fp32=%.1f qlinear=%.1f onednn=%.1f\n",
+                    static_cast<long long>(s.M), static_cast<long long>(s.N),
+                    static_cast<long long>(s.K), threads, nibble::int8_kernel_name(best),
+                    med(i_int8), med(i_u7), med(i_fp32), med(i_qlinear), med(i_dnnl));
+        std::fflush(stdout);
+        continue;
       }
-      std::printf("%8.1f ", median_of(g[1]));
-      if (!r_dnnl.empty()) {
-        std::printf("%12.2f ", median_of(r_dnnl));
-      } else {
-        std::printf("%12s ", "-");
-      }
+      auto cell = [](double v, int width, int digits) {  // "-" for a missing figure
+        if (v > 0) std::printf("%*.*f ", width, digits, v);
+        else std::printf("%*s ", width, "-");
+      };
+      std::printf("%-14s %3d ", s.name().c_str(), threads);
+      for (int i : {i_int8, i_u7, i_dnnl, i_fp32, i_qlinear}) cell(med(i), 8, 1);
+      cell(r_dnnl.empty() ? 0.0 : median_of(r_dnnl), 12, 2);
+      cell(r_u7_dnnl.empty() ? 0.0 : median_of(r_u7_dnnl), 12, 2);
       std::printf("%12.2f\n", median_of(r_fp32));
       std::fflush(stdout);
     }
@@ -250,11 +287,14 @@ void paired(int rounds) {
 
 int main(int argc, char** argv) {
   int rounds = 11;
+  bool kv = false;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const char* prefix = "--paired_rounds=";
     if (std::strncmp(argv[i], prefix, std::strlen(prefix)) == 0) {
       rounds = std::atoi(argv[i] + std::strlen(prefix));
+    } else if (std::strcmp(argv[i], "--paired_kv") == 0) {
+      kv = true;
     } else {
       argv[kept++] = argv[i];
     }
@@ -321,7 +361,7 @@ int main(int argc, char** argv) {
         ->Arg(256 * 784);
   }
   benchmark::RunSpecifiedBenchmarks();
-  if (rounds > 0) paired(rounds);
+  if (rounds > 0) paired(rounds, kv);
   benchmark::Shutdown();
   return 0;
 }
