@@ -73,8 +73,9 @@ __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void*
 // Within a 256-bit register the unpack instructions work on each 128-bit half separately, so
 // the low halves hold pairs 0-3 and the high halves pairs 4-7.
 // One step: 16 bytes at src[m] for the six rows -> `pairs` (<= 8) packed pairs at dst.
-__attribute__((target("avx2"))) inline void pack16_avx2(const uint8_t* const* src, __m128i mask,
-                                                        int pairs, uint8_t* dst) {
+__attribute__((target("avx2"))) void pack16_avx2(const uint8_t* const* src, uint8_t xor_mask,
+                                                 int pairs, uint8_t* dst) {
+  const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
   __m256i r[kMR];
 #pragma GCC unroll 6
   for (int m = 0; m < kMR; ++m) {
@@ -107,27 +108,9 @@ __attribute__((target("avx2"))) inline void pack16_avx2(const uint8_t* const* sr
   }
 }
 
-__attribute__((target("avx2"))) void pack_a_avx2(const uint8_t* const* rows, int64_t K,
-                                                 uint8_t xor_mask, void* panel) {
-  auto* out = static_cast<uint8_t*>(panel);
-  const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const uint8_t* src[kMR];
-    for (int m = 0; m < kMR; ++m) src[m] = rows[m] + k;
-    pack16_avx2(src, mask, 8, out + (k / 2) * (kMR * 4));
-  }
-  if (k == K) return;
-  // The last K % 16 values: copied (flipped by the mask) into zero-filled 16-byte rows, so the
-  // same step packs them, zero padding included; only the pairs that exist are stored.
-  alignas(16) uint8_t tail[kMR][16] = {};
-  const uint8_t* src[kMR];
-  for (int m = 0; m < kMR; ++m) {
-    for (int64_t i = 0; i < K - k; ++i) tail[m][i] = rows[m][k + i] ^ xor_mask;
-    src[m] = tail[m];
-  }
-  const int pairs = static_cast<int>((K - k + 1) / 2);
-  pack16_avx2(src, _mm_setzero_si128(), pairs, out + (k / 2) * (kMR * 4));
+void pack_a_avx2(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel) {
+  pack_panel_in_steps_of_16<kMR>(rows, K, xor_mask, kKG, kMR * kKG * 2,
+                                 static_cast<uint8_t*>(panel), pack16_avx2);
 }
 
 constexpr MicroKernel kMicro = micro_avx2;

@@ -85,10 +85,11 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2; }
 // 6 rows x (K/4) quads. 16 k values (4 quads) of all six rows per step:
 //   rows 0-3: the classic 4x4 transpose of 32-bit units (vpunpck{l,h}dq, vpunpck{l,h}qdq)
 //   rows 4-5: vpunpck{l,h}dq gives (r4 q, r5 q) side by side, 8 bytes per quad
-// then 16 + 8 = 24 bytes per quad. The K tail goes through the same step from zero-filled copies.
+// then 16 + 8 = 24 bytes per quad.
 namespace {
-__attribute__((target("avx2"))) inline void pack16_6x4(const uint8_t* const* src, __m128i mask,
-                                                       int quads, uint8_t* dst) {
+__attribute__((target("avx2"))) void pack16_6x4(const uint8_t* const* src, uint8_t xor_mask,
+                                                int quads, uint8_t* dst) {
+  const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
   __m128i r[kMR];
   for (int m = 0; m < kMR; ++m)
     r[m] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[m])), mask);
@@ -109,25 +110,9 @@ __attribute__((target("avx2"))) inline void pack16_6x4(const uint8_t* const* src
 }
 }  // namespace
 
-__attribute__((target("avx2"))) void pack_a_6x4_u8_avx2(const uint8_t* const* rows, int64_t K,
-                                                        uint8_t xor_mask, void* panel) {
-  auto* out = static_cast<uint8_t*>(panel);
-  const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    const uint8_t* src[kMR];
-    for (int m = 0; m < kMR; ++m) src[m] = rows[m] + k;
-    pack16_6x4(src, mask, 4, out + (k / 4) * (kMR * 4));
-  }
-  if (k == K) return;
-  alignas(16) uint8_t tail[kMR][16] = {};  // flipped by the mask here; padding stays 0
-  const uint8_t* src[kMR];
-  for (int m = 0; m < kMR; ++m) {
-    for (int64_t i = 0; i < K - k; ++i) tail[m][i] = rows[m][k + i] ^ xor_mask;
-    src[m] = tail[m];
-  }
-  pack16_6x4(src, _mm_setzero_si128(), static_cast<int>((K - k + 3) / 4),
-             out + (k / 4) * (kMR * 4));
+void pack_a_6x4_u8_avx2(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel) {
+  pack_panel_in_steps_of_16<kMR>(rows, K, xor_mask, kKG, kMR * kKG,
+                                 static_cast<uint8_t*>(panel), pack16_6x4);
 }
 #endif
 
