@@ -1,6 +1,7 @@
 // bench_inference: int8 (nn/quantized_models.h) vs fp32 inference of the Fashion-MNIST models on
 // the 10000 test images: accuracy of both, ms per batch at batch 1 and 256 with 1 and 2 threads,
-// speed-up, single conv layers int8 vs fp32, and the cost of quantizing activations (ns/element).
+// speed-up, single layers int8 vs fp32 (convs on uint8 and on float in/out, the uint8 max pool),
+// and the cost of quantizing activations (ns/element).
 //
 // Models: NIBBLE_MLP_CKPT / NIBBLE_CNN_CKPT name checkpoints (`nibble train --model mlp --out X`);
 // without them the models are randomly initialised (seed 0) and a note says so -- speed is then
@@ -149,18 +150,42 @@ int main(int argc, char** argv) {
     }
   }
 
-  // ---- single conv layers (ReLU included on both sides) ----
+  // ---- single layers at batch 256 (ReLU included on both sides) ----
+  // "u8" rows time what the int8 CNN runs: uint8 NCHW in, uint8 out, on a batch quantized
+  // beforehand (the int8 lambda ignores its float argument). "float io" rows time the float-in,
+  // float-out QuantizedConv2d::forward, which quantizes its input and dequantizes its output.
   const Tensor x1 = test.images.slice(0, 0, 256).contiguous();                     // [256,1,28,28]
-  const Tensor x2 = max_pool2d(relu(cnn.conv1->forward(x1)), 2).contiguous();     // [256,8,14,14]
-  std::printf("\nConv layers at batch 256 (float conv2d+relu vs QuantizedConv2d, fused ReLU)\n");
+  const Tensor y1 = relu(cnn.conv1->forward(x1)).contiguous();                     // [256,8,28,28]
+  const Tensor x2 = max_pool2d(y1, 2).contiguous();                                // [256,8,14,14]
+  const nn::QuantizedTensor q1 = nn::quantize(x1, qcnn.conv1.input_params());
+  const nn::QuantizedTensor qy1 = qcnn.conv1(q1);  // conv1's output bytes
+  const nn::QuantizedTensor q2 = nn::max_pool2d(qy1, 2);
+  std::printf("\nLayers at batch 256 (float conv2d+relu / max_pool2d vs the int8 version)\n");
   std::printf("%-22s %6s %4s %12s %12s %9s\n", "layer", "batch", "thr", "fp32 ms", "int8 ms", "speed-up");
+  auto fconv1 = [&](const Tensor& x) { return relu(cnn.conv1->forward(x)); };
+  auto fconv2 = [&](const Tensor& x) { return relu(cnn.conv2->forward(x)); };
+  auto fpool = [&](const Tensor& x) { return max_pool2d(x, 2); };
+  // The uint8 runs ignore their float argument (see above) and return nothing.
+  auto qconv1 = [&](const Tensor&) {
+    qcnn.conv1(q1);
+    return Tensor();
+  };
+  auto qconv2 = [&](const Tensor&) {
+    qcnn.conv2(q2);
+    return Tensor();
+  };
+  auto qpool = [&](const Tensor&) {
+    nn::max_pool2d(qy1, 2);
+    return Tensor();
+  };
   for (int threads : {1, 2}) {
-    time_pair("conv1 1->8 5x5", 256, threads, rounds, x1,
-              [&](const Tensor& x) { return relu(cnn.conv1->forward(x)); },
+    time_pair("conv1 1->8 5x5 u8", 256, threads, rounds, x1, fconv1, qconv1);
+    time_pair("conv2 8->16 5x5 u8", 256, threads, rounds, x2, fconv2, qconv2);
+    time_pair("conv1 float io", 256, threads, rounds, x1, fconv1,
               [&](const Tensor& x) { return qcnn.conv1(x); });
-    time_pair("conv2 8->16 5x5", 256, threads, rounds, x2,
-              [&](const Tensor& x) { return relu(cnn.conv2->forward(x)); },
+    time_pair("conv2 float io", 256, threads, rounds, x2, fconv2,
               [&](const Tensor& x) { return qcnn.conv2(x); });
+    time_pair("max_pool2d 2x2 u8", 256, threads, rounds, y1, fpool, qpool);
   }
 
   // ---- activation quantization cost ----

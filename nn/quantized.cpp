@@ -3,134 +3,36 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <string>
+#include <type_traits>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define NIBBLE_QUANT_X86 1
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #include "core/autograd.h"
-#include "core/cpu_features.h"
 
 namespace nibble::nn {
 
 namespace {
 
-// ---- scalar and AVX2 loops ---------------------------------------------------------------------------
-
-void min_max_scalar(const float* x, int64_t n, float* lo, float* hi) {
-  float l = std::numeric_limits<float>::infinity(), h = -l;
-  for (int64_t i = 0; i < n; ++i) {  // comparisons with NaN are false: NaNs are skipped
-    if (x[i] < l) l = x[i];
-    if (x[i] > h) h = x[i];
-  }
-  *lo = l;
-  *hi = h;
-}
-
-// One element of quantize_u8, in the exact operation order of the AVX2 loop below (multiply,
-// add, clamp in float, round half to even), so both give identical bytes. Clamping in float
-// before converting also keeps huge inputs away from cvtps2dq's 0x80000000 "invalid" result.
-inline uint8_t quantize_one(float x, float inv_scale, float zero_point) {
-  float t = x * inv_scale;
-  t = t + zero_point;
-  t = t > 0.0f ? t : 0.0f;  // NaN -> 0, like _mm256_max_ps(t, 0)
-  t = t < 255.0f ? t : 255.0f;
-  return static_cast<uint8_t>(std::nearbyint(t));  // default rounding mode: half to even
-}
-
-#if NIBBLE_QUANT_X86
-__attribute__((target("avx2"))) void min_max_avx2(const float* x, int64_t n, float* lo, float* hi) {
-  __m256 l0 = _mm256_set1_ps(std::numeric_limits<float>::infinity());
-  __m256 h0 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  __m256 l1 = l0, h1 = h0;  // two accumulator pairs hide the 3-cycle min/max latency
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
-    // min_ps(a, acc) returns acc when a is NaN: NaNs are skipped, as in the scalar loop.
-    l0 = _mm256_min_ps(a, l0);
-    h0 = _mm256_max_ps(a, h0);
-    l1 = _mm256_min_ps(b, l1);
-    h1 = _mm256_max_ps(b, h1);
-  }
-  alignas(32) float ls[8], hs[8];
-  _mm256_store_ps(ls, _mm256_min_ps(l0, l1));
-  _mm256_store_ps(hs, _mm256_max_ps(h0, h1));
-  float l, h;
-  min_max_scalar(x + i, n - i, &l, &h);
-  for (int j = 0; j < 8; ++j) {
-    l = std::min(l, ls[j]);
-    h = std::max(h, hs[j]);
-  }
-  *lo = l;
-  *hi = h;
-}
-
-// 8 floats -> 8 int32 (already clamped to [0, 255] in float, rounded half to even).
-__attribute__((target("avx2"))) inline __m256i quantize8(const float* x, __m256 inv, __m256 zp,
-                                                          __m256 zero, __m256 top) {
-  __m256 t = _mm256_mul_ps(_mm256_loadu_ps(x), inv);  // separate mul + add (no FMA): same
-  t = _mm256_add_ps(t, zp);                          // rounding as the scalar reference
-  t = _mm256_max_ps(t, zero);                        // NaN -> 0 (second operand wins)
-  t = _mm256_min_ps(t, top);
-  return _mm256_cvtps_epi32(t);  // MXCSR default: round half to even, like nearbyint
-}
-
-__attribute__((target("avx2"))) void quantize_u8_avx2(const float* x, int64_t n, float inv_scale,
-                                                      float zero_point, uint8_t* q) {
-  const __m256 inv = _mm256_set1_ps(inv_scale), zp = _mm256_set1_ps(zero_point);
-  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
-  // packs/packus work within 128-bit lanes, leaving the bytes as 4-element groups in the order
-  // (0, 2, 4, 6, 1, 3, 5, 7) of the eight groups; this permutation puts them back in order.
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m256i a = quantize8(x + i, inv, zp, zero, top);
-    const __m256i b = quantize8(x + i + 8, inv, zp, zero, top);
-    const __m256i c = quantize8(x + i + 16, inv, zp, zero, top);
-    const __m256i d = quantize8(x + i + 24, inv, zp, zero, top);
-    const __m256i ab = _mm256_packs_epi32(a, b);  // values are in [0, 255]: no saturation
-    const __m256i cd = _mm256_packs_epi32(c, d);
-    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), order);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), bytes);
-  }
-  for (; i < n; ++i) q[i] = quantize_one(x[i], inv_scale, zero_point);
-}
-#endif
-
-bool use_avx2() {
-#if NIBBLE_QUANT_X86
-  return cpu_features().avx2;
-#else
-  return false;
-#endif
-}
-
-// Min/max over all calibration tensors -> static parameters.
-QuantParams calibrate(const std::vector<Tensor>& inputs, int64_t last_dim, bool check_last,
-                      const char* op) {
-  float lo = 0.0f, hi = 0.0f;
-  for (const Tensor& t : inputs) {
-    check(t.defined(), op, "a calibration input is an undefined tensor");
-    if (check_last) {
-      check(t.dim() >= 1 && t.size(-1) == last_dim, op,
-            "calibration input " + t.shape_str() + " does not end in in_features = " +
-                std::to_string(last_dim));
-    }
+// Running min/max of the tensors a layer sees during calibration (PyTorch's MinMaxObserver).
+struct RangeObserver {
+  float lo = 0.0f, hi = 0.0f;  // starts at 0: the range always contains real 0
+  void observe(const Tensor& t) {
     const Tensor c = t.contiguous();
     float l, h;
     min_max(c.data(), c.numel(), &l, &h);
     if (c.numel() > 0) lo = std::min(lo, l), hi = std::max(hi, h);
   }
-  return choose_u8_params(lo, hi);
-}
+  QuantParams params() const { return choose_u8_params(lo, hi); }
+};
 
-// A reusable per-thread byte buffer: the quantized activations / im2col rows of one call.
-// (Allocating and page-faulting a fresh buffer per call costs more than quantizing at batch 1.)
+// Reusable per-thread buffers for one call: which = 0 quantized input, 1 im2col rows, 2 uint8
+// GEMM output, 3 padded input. (Allocating and page-faulting fresh buffers per call costs more
+// than quantizing at batch 1.)
 uint8_t* scratch_u8(size_t bytes, int which) {
-  thread_local std::vector<uint8_t> buffers[2];
+  thread_local std::vector<uint8_t> buffers[4];
   std::vector<uint8_t>& b = buffers[which];
   if (b.size() < bytes) b.resize(bytes);
   return b.data();
@@ -145,55 +47,52 @@ void relu_inplace(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
+// The integer epilogue of a uint8-output layer whose input has scale sa, for int8_gemm_u8:
+//   multiplier[n], shift[n] ~ sa * sw[n] / so      (quantize_multiplier: Q31 fixed point)
+//   bias32[n] = round(bias[n] / (sa * sw[n]))       (bias in accumulator units, as in TFLite)
+// Computed per call (a few dozen channels) because sa is the input's, not the calibrated one.
+struct Requantizer {
+  std::vector<int32_t> multipliers, bias32;
+  std::vector<int> shifts;
+  Requantize rq;  // points into the vectors above
+
+  Requantizer(float sa, const std::vector<float>& sw, const std::vector<float>& bias,
+              QuantParams out, bool relu)
+      : multipliers(sw.size()), shifts(sw.size()) {
+    for (size_t n = 0; n < sw.size(); ++n) {
+      const double acc_scale = double(sa) * sw[n];  // real value of one accumulator unit
+      quantize_multiplier(acc_scale / out.scale, &multipliers[n], &shifts[n]);
+      if (!bias.empty()) {
+        // Clamped with headroom for the accumulator; only a degenerate scale gets near it, and
+        // such a bias saturates the output either way.
+        const double b = std::nearbyint(bias[n] / acc_scale);
+        bias32.push_back(static_cast<int32_t>(std::clamp(b, -1073741824.0, 1073741824.0)));
+      }
+    }
+    rq.multipliers = multipliers.data();
+    rq.right_shifts = shifts.data();
+    rq.zero_point = out.zero_point;
+    rq.relu = relu;
+  }
+  Requantizer(const Requantizer&) = delete;  // rq would point into the original
+  Requantizer& operator=(const Requantizer&) = delete;
+  const int32_t* bias() const { return bias32.empty() ? nullptr : bias32.data(); }
+};
+
+// The checks that run on every forward are written `if (!ok) fail(...)` rather than
+// check(ok, ...), whose message argument is built (to_string, shape_str: allocations, printf)
+// on every call, failing or not: microseconds, as much as a whole layer at batch 1.
+void check_has_output_params(bool dynamic, const char* op) {
+  if (!dynamic) return;
+  fail(op,
+       "the layer is dynamic (built without calibration inputs), so it has no output range to "
+       "requantize to",
+       "pass calibration inputs to from_float, or use the float forward(Tensor)");
+}
+
 }  // namespace
 
 // ---- helpers ---------------------------------------------------------------------------------------
-
-QuantParams choose_u8_params(float lo, float hi) {
-  const double l = std::min(0.0, static_cast<double>(lo));
-  const double h = std::max(0.0, static_cast<double>(hi));
-  check(std::isfinite(l) && std::isfinite(h), "choose_u8_params",
-        "range [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is not finite");
-  if (h - l <= 0.0) return QuantParams{1.0f, 0};
-  QuantParams p;
-  p.scale = static_cast<float>((h - l) / 255.0);
-  // za = the level that represents real 0 exactly (needed for ReLU outputs and zero padding).
-  const double zp = std::nearbyint(-l / p.scale);
-  p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0, 255.0));
-  return p;
-}
-
-void min_max(const float* x, int64_t n, float* lo, float* hi) {
-  if (n <= 0) {
-    *lo = *hi = 0.0f;
-    return;
-  }
-#if NIBBLE_QUANT_X86
-  if (use_avx2()) {
-    min_max_avx2(x, n, lo, hi);
-  } else {
-    min_max_scalar(x, n, lo, hi);
-  }
-#else
-  min_max_scalar(x, n, lo, hi);
-#endif
-  if (*lo > *hi) *lo = *hi = 0.0f;  // all NaN
-}
-
-void quantize_u8_reference(const float* x, int64_t n, QuantParams p, uint8_t* q) {
-  const float inv = 1.0f / p.scale, zp = static_cast<float>(p.zero_point);
-  for (int64_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], inv, zp);
-}
-
-void quantize_u8(const float* x, int64_t n, QuantParams p, uint8_t* q) {
-#if NIBBLE_QUANT_X86
-  if (use_avx2()) {
-    quantize_u8_avx2(x, n, 1.0f / p.scale, static_cast<float>(p.zero_point), q);
-    return;
-  }
-#endif
-  quantize_u8_reference(x, n, p, q);
-}
 
 void quantize_weights_per_channel(const float* W, int64_t N, int64_t K, std::vector<int8_t>* qw,
                                   std::vector<float>* scales) {
@@ -220,15 +119,27 @@ void quantize_weights_per_channel(const float* W, int64_t N, int64_t K, std::vec
 QuantizedLinear QuantizedLinear::from_float(const Linear& layer,
                                             const std::vector<Tensor>& calibration_inputs,
                                             const QuantizeOptions& options) {
+  const char* op = "QuantizedLinear::from_float";
   NoGradGuard no_grad;
   QuantizedLinear q;
   q.in_ = layer.in_features;
   q.out_ = layer.out_features;
   q.fuse_relu_ = options.fuse_relu;
   q.dynamic_ = calibration_inputs.empty();
-  if (!q.dynamic_) {
-    q.input_ = calibrate(calibration_inputs, q.in_, true, "QuantizedLinear::from_float");
+  RangeObserver in, out;
+  for (const Tensor& t : calibration_inputs) {
+    check(t.defined(), op, "a calibration input is an undefined tensor");
+    check(t.dim() >= 1 && t.size(-1) == q.in_, op,
+          "calibration input " + t.shape_str() +
+              " does not end in in_features = " + std::to_string(q.in_));
+    in.observe(t);
+    // The float layer's output on the same input (after the fused ReLU): the uint8 output range.
+    Tensor y = matmul(t, layer.weight.t());  // [..., out]
+    if (layer.bias.defined()) y = add(y, layer.bias);
+    out.observe(q.fuse_relu_ ? relu(y) : y);
   }
+  q.input_ = in.params();
+  q.output_ = out.params();
   const Tensor w = layer.weight.contiguous();  // [out, in]
   quantize_weights_per_channel(w.data(), q.out_, q.in_, &q.qweight_, &q.weight_scales_);
   if (layer.bias.defined()) q.bias_ = layer.bias.contiguous().to_vector();
@@ -236,16 +147,33 @@ QuantizedLinear QuantizedLinear::from_float(const Linear& layer,
   return q;
 }
 
+void QuantizedLinear::check_input(const Shape& shape, const char* op) const {
+  if (packed_.empty()) {
+    fail(op, "the layer is empty",
+         "build it with QuantizedLinear::from_float(linear, calibration_inputs)");
+  }
+  if (shape.empty() || shape.back() != in_) {
+    const std::string in = std::to_string(in_), out = std::to_string(out_);
+    fail(op, "input " + shape_str(shape) + " does not end in in_features = " + in,
+         "the layer maps [..., " + in + "] -> [..., " + out + "]");
+  }
+}
+
+void QuantizedLinear::gemm_f32(const uint8_t* qx, int64_t M, QuantParams p, float* y) const {
+  Dequantize dq;
+  dq.input_scale = p.scale;
+  dq.weight_scales = weight_scales_.data();
+  dq.bias = bias_.empty() ? nullptr : bias_.data();
+  int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
+  if (fuse_relu_) relu_inplace(y, M * out_);
+}
+
 Tensor QuantizedLinear::forward(const Tensor& x) const {
-  check(!packed_.empty(), "QuantizedLinear::forward", "the layer is empty",
-        "build it with QuantizedLinear::from_float(linear, calibration_inputs)");
-  check(x.defined() && x.dim() >= 1 && x.size(-1) == in_, "QuantizedLinear::forward",
-        "input " + (x.defined() ? x.shape_str() : std::string("(undefined)")) +
-            " does not end in in_features = " + std::to_string(in_),
-        "the layer maps [..., " + std::to_string(in_) + "] -> [..., " + std::to_string(out_) + "]");
+  const char* op = "QuantizedLinear::forward";
+  check(x.defined(), op, "input is an undefined tensor");
+  check_input(x.shape(), op);
   NoGradGuard no_grad;  // integer arithmetic has no backward; the result carries no history
   const Tensor xc = x.contiguous();
-  const int64_t M = in_ > 0 ? xc.numel() / in_ : 0;
   Shape out_shape = x.shape();
   out_shape.back() = out_;
   Tensor y = Tensor::empty(out_shape);  // [..., out]
@@ -258,22 +186,213 @@ Tensor QuantizedLinear::forward(const Tensor& x) const {
   }
   uint8_t* qx = scratch_u8(static_cast<size_t>(xc.numel()), 0);  // [M, in]
   quantize_u8(xc.data(), xc.numel(), p, qx);
+  gemm_f32(qx, xc.numel() / in_, p, y.data());
+  return y;
+}
 
-  Dequantize dq;
-  dq.input_scale = p.scale;
-  dq.weight_scales = weight_scales_.data();
-  dq.bias = bias_.empty() ? nullptr : bias_.data();
-  int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y.data());
-  if (fuse_relu_) relu_inplace(y.data(), y.numel());
+Tensor QuantizedLinear::forward(const QuantizedTensor& x) const {
+  const char* op = "QuantizedLinear::forward(QuantizedTensor)";
+  check_quantized(x, op);
+  check_input(x.shape, op);
+  Shape out_shape = x.shape;
+  out_shape.back() = out_;
+  Tensor y = Tensor::empty(out_shape);  // [..., out]
+  gemm_f32(x.data.data(), x.numel() / in_, x.params, y.data());
+  return y;
+}
+
+QuantizedTensor QuantizedLinear::forward_u8(const QuantizedTensor& x) const {
+  const char* op = "QuantizedLinear::forward_u8";
+  check_quantized(x, op);
+  check_input(x.shape, op);
+  check_has_output_params(dynamic_, op);
+  const int64_t M = x.numel() / in_;
+  Shape out_shape = x.shape;
+  out_shape.back() = out_;
+  QuantizedTensor y{out_shape, output_, std::vector<uint8_t>(static_cast<size_t>(M * out_))};
+  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
+  int8_gemm_u8(input_u8(x.data.data(), M, in_, x.params.zero_point), packed_, r.bias(), r.rq,
+               y.data.data());  // [M, out]
   return y;
 }
 
 // ---- QuantizedConv2d --------------------------------------------------------------------------------
 
+namespace {
+
+// One call's geometry: input [N, C, H, W] -> output [N, OC, OH, OW].
+struct ConvGeometry {
+  int64_t N, C, H, W, OC, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW;
+  int64_t P() const { return OH * OW; }      // output pixels per image
+  int64_t K() const { return C * KH * KW; }  // im2col row length = weight row length
+  // Images per chunk, so that the chunk's im2col matrix [chunk*P, K] stays around 2 MB
+  // (L3-resident, bounded memory).
+  int64_t chunk() const {
+    return std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, P() * K()));
+  }
+};
+
+ConvGeometry conv_geometry(const QuantizedConv2d& q, const Shape& x, const char* op) {
+  if (q.kernel() == Int8Kernel::kAuto) {  // no weights were packed
+    fail(op, "the layer is empty",
+         "build it with QuantizedConv2d::from_float(conv, calibration_inputs)");
+  }
+  if (x.size() != 4 || x[1] != q.in_channels()) {
+    fail(op,
+         "input " + shape_str(x) + " is not [N, " + std::to_string(q.in_channels()) + ", H, W]");
+  }
+  const Conv2dOptions& o = q.options();
+  ConvGeometry g{};
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3], g.OC = q.out_channels();
+  g.KH = q.kernel_size().h, g.KW = q.kernel_size().w;
+  g.sh = o.stride.h, g.sw = o.stride.w, g.ph = o.padding.h, g.pw = o.padding.w;
+  g.dh = o.dilation.h, g.dw = o.dilation.w;
+  const int64_t span_h = g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1;
+  const int64_t span_w = g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1;
+  if (span_h < 0 || span_w < 0) {
+    fail(op, "input " + shape_str(x) + " is smaller than the dilated " + std::to_string(g.KH) +
+                 "x" + std::to_string(g.KW) + " kernel with padding " + std::to_string(g.ph) + "x" +
+                 std::to_string(g.pw));
+  }
+  g.OH = span_h / g.sh + 1;
+  g.OW = span_w / g.sw + 1;
+  return g;
+}
+
+// im2col of images [n0, n0 + nb) of the uint8 input x [N, C, H, W] into cols [nb*P, K]: row
+// (n, oh, ow) holds the receptive field of that output pixel in [C, KH, KW] order, the weight's
+// flattening order. Zero padding is real 0, i.e. the byte pad = the input zero point.
+void im2col_u8(const uint8_t* x, const ConvGeometry& g, int64_t n0, int64_t nb, uint8_t pad,
+               uint8_t* cols) {
+  // Local copies: the byte stores below may alias anything (uint8_t is a char type), so fields
+  // read through g would be reloaded after every store.
+  const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW;
+  const int64_t HP = H + 2 * g.ph, WP = W + 2 * g.pw, K = g.K(), S = C * KH;
+  const int64_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
+
+  // 1. A padded copy of the chunk, [nb, C, HP, WP] with a border of pad bytes, so that every
+  //    window below lies inside it: no bounds checks in the hot loop. +8 bytes of slack for the
+  //    8-byte moves. (Cheap: the input is 1/(KH*KW) of the im2col matrix.)
+  uint8_t* xp = scratch_u8(static_cast<size_t>(nb * C * HP * WP + 8), 3);
+  std::memset(xp, pad, static_cast<size_t>(nb * C * HP * WP + 8));
+  for (int64_t plane = 0; plane < nb * C; ++plane) {
+    for (int64_t h = 0; h < H; ++h) {
+      std::memcpy(xp + (plane * HP + h + g.ph) * WP + g.pw, x + ((n0 * C + plane) * H + h) * W,
+                  static_cast<size_t>(W));
+    }
+  }
+  // 2. A window is S = C*KH segments of KW bytes; segment s = (c, kh) starts at off[s] from the
+  //    window's top-left corner in channel 0.
+  std::vector<int64_t> off(static_cast<size_t>(S));
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t kh = 0; kh < KH; ++kh) off[c * KH + kh] = c * HP * WP + kh * dh * WP;
+  }
+  const int64_t* o = off.data();
+  const bool contiguous = dw == 1 && KW <= 8;  // each segment is one run of KW <= 8 bytes
+#pragma omp parallel for schedule(static) if (nb * g.P() * K > (1 << 16))
+  for (int64_t row = 0; row < nb * OH; ++row) {  // one output row (image, oh) per iteration
+    const int64_t n = row / OH, oh = row % OH;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const uint8_t* win = xp + ((n * C * HP) + oh * sh) * WP + ow * sw;  // top-left, channel 0
+      uint8_t* r = cols + (row * OW + ow) * K;
+      if (contiguous) {
+        // A fixed 8-byte move per segment instead of a variable-length memcpy call (5x faster
+        // for 5x5 kernels). Its 8 - KW extra bytes land in the next segment, written right
+        // after; the row's last segment is copied exactly, so other threads' rows are never hit.
+        for (int64_t s = 0; s + 1 < S; ++s) std::memcpy(r + s * KW, win + o[s], 8);
+        std::memcpy(r + (S - 1) * KW, win + o[S - 1], static_cast<size_t>(KW));
+      } else {
+        for (int64_t s = 0; s < S; ++s) {
+          for (int64_t kw = 0; kw < KW; ++kw) r[s * KW + kw] = win[o[s] + kw * dw];
+        }
+      }
+    }
+  }
+}
+
+// One image's GEMM rows t [P, OC] (pixel-major) -> out [OC, P] (NCHW), restricted to pixels
+// [p0, p1) x channels [c0, c1); max(v, 0) on the way for a float output with relu (a uint8
+// output had its ReLU fused into the requantization). Floats, and bytes outside whole 8x8 blocks.
+template <typename T>
+void transpose_rect(const T* t, int64_t P, int64_t OC, int64_t p0, int64_t p1, int64_t c0,
+                    int64_t c1, bool relu, T* out) {
+  for (int64_t pix = p0; pix < p1; ++pix) {
+    for (int64_t oc = c0; oc < c1; ++oc) {
+      T v = t[pix * OC + oc];
+      if constexpr (std::is_floating_point_v<T>) v = relu && v < T(0) ? T(0) : v;
+      out[oc * P + pix] = v;
+    }
+  }
+}
+
+#if defined(__SSE2__)
+// 8 pixels x 8 channels of bytes, transposed in registers: rows of src (stride OC) become rows of
+// dst (stride P). Three rounds of interleaving (bytes, pairs, quads) turn [p][c] into [c][p].
+void transpose_8x8_u8(const uint8_t* src, int64_t OC, uint8_t* dst, int64_t P) {
+  __m128i r[8];
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + i * OC));
+  }
+  // a[j]: pixels 2j, 2j+1 interleaved: (c0: p p)(c1: p p) ... (c7: p p)
+  __m128i a[4], b[4];
+  for (int j = 0; j < 4; ++j) a[j] = _mm_unpacklo_epi8(r[2 * j], r[2 * j + 1]);
+  // b: 4 pixels per channel; b[0] c0-c3 and b[1] c4-c7 of pixels 0-3, b[2], b[3] of pixels 4-7
+  b[0] = _mm_unpacklo_epi16(a[0], a[1]), b[1] = _mm_unpackhi_epi16(a[0], a[1]);
+  b[2] = _mm_unpacklo_epi16(a[2], a[3]), b[3] = _mm_unpackhi_epi16(a[2], a[3]);
+  // 8 pixels per channel, two channels per register: c0 c1 | c2 c3 | c4 c5 | c6 c7
+  const __m128i c[4] = {_mm_unpacklo_epi32(b[0], b[2]), _mm_unpackhi_epi32(b[0], b[2]),
+                        _mm_unpacklo_epi32(b[1], b[3]), _mm_unpackhi_epi32(b[1], b[3])};
+  for (int j = 0; j < 4; ++j) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (2 * j) * P), c[j]);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (2 * j + 1) * P),
+                     _mm_unpackhi_epi64(c[j], c[j]));
+  }
+}
+#endif
+
+// All images: t [nb, P, OC] -> out [nb, OC, P].
+template <typename T>
+void pixels_to_nchw(const T* t, int64_t nb, int64_t P, int64_t OC, bool relu, T* out) {
+#pragma omp parallel for schedule(static) if (nb * P * OC > (1 << 16))
+  for (int64_t n = 0; n < nb; ++n) {
+    const T* src = t + n * P * OC;
+    T* dst = out + n * OC * P;
+    int64_t p8 = 0, c8 = 0;  // the part done in 8x8 blocks: pixels [0, p8) x channels [0, c8)
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<T, uint8_t>) {  // bytes: 8x8 blocks, ~8x fewer stores
+      p8 = P / 8 * 8, c8 = OC / 8 * 8;
+      for (int64_t p0 = 0; p0 < p8; p0 += 8) {
+        for (int64_t c0 = 0; c0 < c8; c0 += 8) {
+          transpose_8x8_u8(src + p0 * OC + c0, OC, dst + c0 * P + p0, P);
+        }
+      }
+    }
+#endif
+    transpose_rect(src, P, OC, 0, P, c8, OC, relu, dst);  // channels right of the blocks
+    transpose_rect(src, P, OC, p8, P, 0, c8, relu, dst);  // pixels below them
+  }
+}
+
+// The body both forwards share: the uint8 input x [N, C, H, W] in chunks of g.chunk() images;
+// per chunk, im2col into cols [nb*P, K], then gemm(cols, n0, nb).
+template <typename Gemm>
+void conv_in_chunks(const uint8_t* x, const ConvGeometry& g, uint8_t pad, Gemm&& gemm) {
+  const int64_t chunk = std::min(g.chunk(), g.N);
+  uint8_t* cols = scratch_u8(static_cast<size_t>(chunk * g.P() * g.K()), 1);  // [chunk*P, K]
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.N - n0);
+    im2col_u8(x, g, n0, nb, pad, cols);
+    gemm(cols, n0, nb);
+  }
+}
+
+}  // namespace
+
 QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
                                             const std::vector<Tensor>& calibration_inputs,
                                             const QuantizeOptions& options) {
-  check(layer.options.groups == 1, "QuantizedConv2d::from_float",
+  const char* op = "QuantizedConv2d::from_float";
+  check(layer.options.groups == 1, op,
         "groups = " + std::to_string(layer.options.groups) + " is not supported (only groups = 1)");
   NoGradGuard no_grad;
   QuantizedConv2d q;
@@ -284,14 +403,18 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
   q.options_ = layer.options;
   q.fuse_relu_ = options.fuse_relu;
   q.dynamic_ = calibration_inputs.empty();
-  if (!q.dynamic_) {
-    for (const Tensor& t : calibration_inputs) {
-      check(t.defined() && t.dim() == 4 && t.size(1) == q.c_, "QuantizedConv2d::from_float",
-            "calibration input " + (t.defined() ? t.shape_str() : std::string("(undefined)")) +
-                " is not [N, " + std::to_string(q.c_) + ", H, W]");
-    }
-    q.input_ = calibrate(calibration_inputs, 0, false, "QuantizedConv2d::from_float");
+  RangeObserver in, out;
+  for (const Tensor& t : calibration_inputs) {
+    check(t.defined() && t.dim() == 4 && t.size(1) == q.c_, op,
+          "calibration input " + (t.defined() ? t.shape_str() : std::string("(undefined)")) +
+              " is not [N, " + std::to_string(q.c_) + ", H, W]");
+    in.observe(t);
+    // The float layer's output on the same input (after the fused ReLU): the uint8 output range.
+    const Tensor y = conv2d(t, layer.weight, layer.bias, layer.options);  // [N, OC, OH, OW]
+    out.observe(q.fuse_relu_ ? relu(y) : y);
   }
+  q.input_ = in.params();
+  q.output_ = out.params();
   const int64_t K = q.c_ * q.kh_ * q.kw_;
   const Tensor w = layer.weight.contiguous();  // [OC, C, KH, KW] = [OC, K] row-major
   quantize_weights_per_channel(w.data(), q.oc_, K, &q.qweight_, &q.weight_scales_);
@@ -302,26 +425,12 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
 
 Tensor QuantizedConv2d::forward(const Tensor& x) const {
   const char* op = "QuantizedConv2d::forward";
-  check(!packed_.empty(), op, "the layer is empty",
-        "build it with QuantizedConv2d::from_float(conv, calibration_inputs)");
-  check(x.defined() && x.dim() == 4 && x.size(1) == c_, op,
-        "input " + (x.defined() ? x.shape_str() : std::string("(undefined)")) + " is not [N, " +
-            std::to_string(c_) + ", H, W]");
+  check(x.defined(), op, "input is an undefined tensor");
+  const ConvGeometry g = conv_geometry(*this, x.shape(), op);
   NoGradGuard no_grad;
   const Tensor xc = x.contiguous();
-  const int64_t N = xc.size(0), H = xc.size(2), W = xc.size(3);
-  const int64_t sh = options_.stride.h, sw = options_.stride.w;
-  const int64_t ph = options_.padding.h, pw = options_.padding.w;
-  const int64_t dh = options_.dilation.h, dw = options_.dilation.w;
-  const int64_t span_h = H + 2 * ph - dh * (kh_ - 1) - 1, span_w = W + 2 * pw - dw * (kw_ - 1) - 1;
-  check(span_h >= 0 && span_w >= 0, op,
-        "input " + xc.shape_str() + " is smaller than the dilated " + std::to_string(kh_) + "x" +
-            std::to_string(kw_) + " kernel with padding " + std::to_string(ph) + "x" +
-            std::to_string(pw));
-  const int64_t OH = span_h / sh + 1, OW = span_w / sw + 1;
-  const int64_t P = OH * OW, K = c_ * kh_ * kw_, HW = H * W;
-  Tensor y = Tensor::empty({N, oc_, OH, OW});
-  if (N == 0) return y;
+  Tensor y = Tensor::empty({g.N, oc_, g.OH, g.OW});
+  if (g.N == 0) return y;
 
   // 1. Quantize the whole input in one vectorised pass: [N, C, H, W] uint8.
   QuantParams p = input_;
@@ -330,77 +439,42 @@ Tensor QuantizedConv2d::forward(const Tensor& x) const {
     min_max(xc.data(), xc.numel(), &lo, &hi);
     p = choose_u8_params(lo, hi);
   }
-  // +8 bytes: the im2col fast path below reads 8 bytes from any position inside the input.
-  uint8_t* qx = scratch_u8(static_cast<size_t>(xc.numel()) + 8, 0);
+  uint8_t* qx = scratch_u8(static_cast<size_t>(xc.numel()), 0);
   quantize_u8(xc.data(), xc.numel(), p, qx);
-  const uint8_t pad = static_cast<uint8_t>(p.zero_point);  // real 0
 
-  // 2. Images in chunks whose im2col matrix stays around 2 MB (L3-resident, bounded memory).
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, P * K));
-  uint8_t* cols = scratch_u8(static_cast<size_t>(std::min(chunk, N) * P * K), 1);  // [chunk*P, K]
-  float* tmp = scratch_f32(static_cast<size_t>(std::min(chunk, N) * P * oc_));     // [chunk*P, OC]
+  // 2. Per chunk: [nb*P, K] x [K, OC] -> float [nb*P, OC] (bias included), then NCHW with ReLU.
+  float* tmp = scratch_f32(static_cast<size_t>(std::min(g.chunk(), g.N) * g.P() * oc_));
   Dequantize dq;
   dq.input_scale = p.scale;
   dq.weight_scales = weight_scales_.data();
   dq.bias = bias_.empty() ? nullptr : bias_.data();
-  float* out = y.data();
+  const uint8_t pad = static_cast<uint8_t>(p.zero_point);  // real 0
+  conv_in_chunks(qx, g, pad, [&](const uint8_t* cols, int64_t n0, int64_t nb) {
+    int8_gemm_f32(input_u8(cols, nb * g.P(), g.K(), p.zero_point), packed_, nullptr, dq, tmp);
+    pixels_to_nchw(tmp, nb, g.P(), oc_, fuse_relu_, y.data() + n0 * oc_ * g.P());
+  });
+  return y;
+}
 
-  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, N - n0);
-    // im2col, one output row (image, oh) per iteration: row (n, oh, ow) holds the receptive field
-    // in [C, KH, KW] order, the weight's flattening order.
-#pragma omp parallel for schedule(static) if (nb * P * K > (1 << 16))
-    for (int64_t row = 0; row < nb * OH; ++row) {
-      const int64_t n = row / OH, oh = row % OH;
-      const uint8_t* img = qx + (n0 + n) * c_ * HW;
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        uint8_t* r = cols + ((n * OH + oh) * OW + ow) * K;
-        const int64_t iw0 = ow * sw - pw;
-        // Undilated windows fully inside the image row are contiguous KW-byte runs.
-        const bool inside_w = dw == 1 && iw0 >= 0 && iw0 + kw_ <= W;
-        uint8_t* const row_end = r + K;
-        for (int64_t c = 0; c < c_; ++c) {
-          for (int64_t kh = 0; kh < kh_; ++kh, r += kw_) {
-            const int64_t ih = oh * sh - ph + kh * dh;
-            if (ih < 0 || ih >= H) {
-              std::memset(r, pad, static_cast<size_t>(kw_));
-              continue;
-            }
-            const uint8_t* src = img + c * HW + ih * W;
-            if (inside_w && kw_ <= 8 && r + 8 <= row_end) {
-              // One fixed 8-byte move instead of a variable-length memcpy call (5x faster for
-              // 5x5 kernels). The 8 - KW extra bytes land in this row's next segment, which is
-              // written right after; the last segment of a row takes the exact path instead, so
-              // rows written by other threads are never touched.
-              std::memcpy(r, src + iw0, 8);
-            } else if (inside_w) {
-              std::memcpy(r, src + iw0, static_cast<size_t>(kw_));
-            } else {
-              for (int64_t kw = 0; kw < kw_; ++kw) {
-                const int64_t iw = iw0 + kw * dw;
-                r[kw] = (iw >= 0 && iw < W) ? src[iw] : pad;
-              }
-            }
-          }
-        }
-      }
-    }
-    // [nb*P, K] x [K, OC] -> [nb*P, OC] (float, bias included)
-    int8_gemm_f32(input_u8(cols, nb * P, K, p.zero_point), packed_, nullptr, dq, tmp);
-    // Transpose each image's [P, OC] block into NCHW [OC, P], applying ReLU on the way.
-    const bool relu = fuse_relu_;
-#pragma omp parallel for schedule(static) if (nb * P * oc_ > (1 << 16))
-    for (int64_t n = 0; n < nb; ++n) {
-      const float* t = tmp + n * P * oc_;
-      float* o = out + (n0 + n) * oc_ * P;
-      for (int64_t pix = 0; pix < P; ++pix) {
-        for (int64_t oc = 0; oc < oc_; ++oc) {
-          const float v = t[pix * oc_ + oc];
-          o[oc * P + pix] = relu ? (v > 0.0f ? v : 0.0f) : v;
-        }
-      }
-    }
-  }
+QuantizedTensor QuantizedConv2d::forward(const QuantizedTensor& x) const {
+  const char* op = "QuantizedConv2d::forward(QuantizedTensor)";
+  check_quantized(x, op);
+  const ConvGeometry g = conv_geometry(*this, x.shape, op);
+  check_has_output_params(dynamic_, op);
+  const size_t bytes = static_cast<size_t>(g.N * oc_ * g.P());
+  QuantizedTensor y{{g.N, oc_, g.OH, g.OW}, output_, std::vector<uint8_t>(bytes)};
+  if (g.N == 0) return y;
+
+  // Per chunk: [nb*P, K] x [K, OC] -> uint8 [nb*P, OC] (bias, requantization and ReLU in the
+  // GEMM's integer epilogue), then a byte transpose into NCHW.
+  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
+  uint8_t* tmp = scratch_u8(static_cast<size_t>(std::min(g.chunk(), g.N) * g.P() * oc_), 2);
+  conv_in_chunks(x.data.data(), g, static_cast<uint8_t>(x.params.zero_point),
+                 [&](const uint8_t* cols, int64_t n0, int64_t nb) {
+                   int8_gemm_u8(input_u8(cols, nb * g.P(), g.K(), x.params.zero_point), packed_,
+                                r.bias(), r.rq, tmp);
+                   pixels_to_nchw(tmp, nb, g.P(), oc_, false, y.data.data() + n0 * oc_ * g.P());
+                 });
   return y;
 }
 

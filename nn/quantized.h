@@ -15,6 +15,14 @@
 //                (accumulated exactly in int32), then max(y, 0) when fuse_relu.
 // Inputs outside a static calibration range are clamped to it, as in every static scheme.
 //
+// uint8 pipeline: a static layer also calibrates its OUTPUT range (the float layer run on the
+// calibration inputs, after the ReLU when fused, so that range starts at 0) and can then emit
+// uint8 (QuantizedTensor, nn/quantized_tensor.h) requantized in integers by the GEMM epilogue:
+//   qy = zo + round(acc * sa * sw[n] / so),  acc including bias32[n] = round(bias[n] / (sa*sw[n])).
+// The uint8-input forwards take sa, za from the input's own params, whatever produced it.
+// Dynamic layers have no output range: their uint8-output forwards throw nibble::Error (use the
+// float forward); QuantizedLinear's uint8-in, float-out forward works for them too.
+//
 // forward() is inference only: it runs as if under NoGradGuard (there is no backward for integer
 // arithmetic) and returns a fresh tensor without autograd history, whatever the input's
 // requires_grad. Quantize-aware training would use fake quantization on floats instead.
@@ -28,29 +36,9 @@
 #include "core/tensor.h"
 #include "nn/conv2d.h"
 #include "nn/linear.h"
+#include "nn/quantized_tensor.h"
 
 namespace nibble::nn {
-
-// ---- activation quantization helpers (also used by the benchmarks and tests) --------------------
-
-// Affine uint8 parameters: real = scale * (q - zero_point).
-struct QuantParams {
-  float scale = 1.0f;
-  int32_t zero_point = 0;
-};
-
-// Parameters covering [min(lo, 0), max(hi, 0)] with 256 levels. An all-zero range gives scale 1.
-QuantParams choose_u8_params(float lo, float hi);
-
-// Smallest and largest of x[0..n) (NaNs ignored; n == 0 gives lo = hi = 0). AVX2 when available.
-void min_max(const float* x, int64_t n, float* lo, float* hi);
-
-// q[i] = clamp(nearbyint(x[i] * (1/scale)) + zero_point, 0, 255), computed as
-// nearbyint(x * inv_scale + zero_point) in float (round half to even); NaN -> 0.
-// quantize_u8 uses AVX2 when the CPU has it (8 floats per step) and is bit-identical to
-// quantize_u8_reference, the portable scalar definition.
-void quantize_u8(const float* x, int64_t n, QuantParams p, uint8_t* q);
-void quantize_u8_reference(const float* x, int64_t n, QuantParams p, uint8_t* q);
 
 // How to build a quantized layer.
 struct QuantizeOptions {
@@ -73,13 +61,19 @@ class QuantizedLinear {
 
   Tensor forward(const Tensor& x) const;  // x [..., in] -> [..., out], float
   Tensor operator()(const Tensor& x) const { return forward(x); }
+  // uint8 x [..., in] (quantized with x.params) -> float [..., out]; dynamic layers too.
+  Tensor forward(const QuantizedTensor& x) const;
+  Tensor operator()(const QuantizedTensor& x) const { return forward(x); }
+  // uint8 x [..., in] -> uint8 [..., out] with output_params(); static layers only.
+  QuantizedTensor forward_u8(const QuantizedTensor& x) const;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
   bool is_dynamic() const { return dynamic_; }
   bool fuse_relu() const { return fuse_relu_; }
   Int8Kernel kernel() const { return packed_.kernel(); }
-  QuantParams input_params() const { return input_; }  // meaningless when is_dynamic()
+  QuantParams input_params() const { return input_; }    // meaningless when is_dynamic()
+  QuantParams output_params() const { return output_; }  // likewise
   const std::vector<float>& weight_scales() const { return weight_scales_; }
   const std::vector<int8_t>& quantized_weight() const { return qweight_; }  // [out, in]
   const std::vector<float>& bias() const { return bias_; }                  // [out] or empty
@@ -87,22 +81,28 @@ class QuantizedLinear {
  private:
   int64_t in_ = 0, out_ = 0;
   bool dynamic_ = true, fuse_relu_ = false;
-  QuantParams input_;
+  QuantParams input_, output_;
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;
+
+  void check_input(const Shape& shape, const char* op) const;
+  // qx [M, in] uint8 with params p -> y [M, out] float: both float-output forwards end here.
+  void gemm_f32(const uint8_t* qx, int64_t M, QuantParams p, float* y) const;
 };
 
 // ---- QuantizedConv2d --------------------------------------------------------------------------------
 // uint8 im2col + int8 GEMM. Per output pixel, the im2col row holds the C*KH*KW input values of its
 // receptive field in the weight's [C, KH, KW] order; zero padding is written as the zero point.
 // The GEMM produces [pixels, OC] (pixels are the M side: the activations must be the uint8 A
-// operand), and the epilogue transposes into NCHW while applying bias and ReLU.
+// operand), which is then transposed into NCHW: floats (ReLU applied on the way) for the float
+// forward, bytes (already requantized, ReLU fused) for the uint8 forward: a quarter of the traffic.
 // groups must be 1 (the course models only use ordinary convolutions).
-// Speed (bench/RESULTS.md, "## int8"): with few output channels (OC = 8, 16) this orientation
-// leaves the int8 kernel mostly packing the big pixel side, and the layer is ~2x slower than the
-// fp32 conv; the faster [OC, K] x [K, pixels] orientation needs a per-call activation packer in
-// core/kernels that does not exist yet.
+// Speed (bench_inference, "Layers at batch 256"): uint8 in and out, FashionCnn's conv2 (8 -> 16,
+// K = 200) beats the fp32 conv ~1.9x, but conv1 (1 -> 8, K = 25) is ~2x slower than it: with so
+// few output channels and so short rows, packing the big pixel side and the per-row epilogue
+// dominate the kernel's time; the [OC, K] x [K, pixels] orientation would avoid that, but needs a
+// per-call activation packer in core/kernels that does not exist yet.
 class QuantizedConv2d {
  public:
   QuantizedConv2d() = default;
@@ -112,13 +112,18 @@ class QuantizedConv2d {
 
   Tensor forward(const Tensor& x) const;  // [N, C, H, W] -> [N, OC, OH, OW], float
   Tensor operator()(const Tensor& x) const { return forward(x); }
+  // uint8 [N, C, H, W] (quantized with x.params) -> uint8 [N, OC, OH, OW] with output_params();
+  // static layers only.
+  QuantizedTensor forward(const QuantizedTensor& x) const;
+  QuantizedTensor operator()(const QuantizedTensor& x) const { return forward(x); }
 
   int64_t in_channels() const { return c_; }
   int64_t out_channels() const { return oc_; }
   bool is_dynamic() const { return dynamic_; }
   bool fuse_relu() const { return fuse_relu_; }
   Int8Kernel kernel() const { return packed_.kernel(); }
-  QuantParams input_params() const { return input_; }
+  QuantParams input_params() const { return input_; }    // meaningless when is_dynamic()
+  QuantParams output_params() const { return output_; }  // likewise
   const std::vector<float>& weight_scales() const { return weight_scales_; }
   const std::vector<int8_t>& quantized_weight() const { return qweight_; }  // [OC, C*KH*KW]
   const std::vector<float>& bias() const { return bias_; }
@@ -129,7 +134,7 @@ class QuantizedConv2d {
   int64_t c_ = 0, oc_ = 0, kh_ = 1, kw_ = 1;
   Conv2dOptions options_;
   bool dynamic_ = true, fuse_relu_ = false;
-  QuantParams input_;
+  QuantParams input_, output_;
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;

@@ -65,10 +65,19 @@ Tensor QuantizedFashionCnn::forward(const Tensor& images) const {
         "expects images [B, 1, 28, 28], got " +
             (images.defined() ? images.shape_str() : std::string("(undefined)")));
   NoGradGuard no_grad;
-  Tensor x = mul(add(images, -input_mean), 1.0f / input_std);  // standardised, as the float model
-  x = max_pool2d(conv1(x), 2);              // [B,8,14,14]  (ReLU fused into conv1)
-  x = max_pool2d(conv2(x), 2);              // [B,16,7,7]
-  return fc(x.flatten(1));                  // [B,784] -> [B,10]
+  // Standardised, as in the float model.
+  const Tensor x = mul(add(images, -input_mean), 1.0f / input_std);  // [B,1,28,28]
+  if (conv1.is_dynamic()) {  // no output ranges: the float path, each layer quantizing its input
+    const Tensor h1 = max_pool2d(conv1(x), 2);   // [B,8,14,14]  (ReLU fused into conv1)
+    const Tensor h2 = max_pool2d(conv2(h1), 2);  // [B,16,7,7]
+    return fc(h2.flatten(1));                    // [B,784] -> [B,10]
+  }
+  // uint8 from the first conv to the last Linear; each layer reads its input's params.
+  QuantizedTensor q = quantize(x, conv1.input_params());         // [B,1,28,28]
+  q = max_pool2d(conv1(q), 2);                                   // [B,8,28,28] -> [B,8,14,14]
+  q = max_pool2d(conv2(q), 2);                                   // [B,16,14,14] -> [B,16,7,7]
+  q.shape = {q.shape[0], q.shape[1] * q.shape[2] * q.shape[3]};  // flatten: a shape change only
+  return fc(q);                                                  // [B,784] -> float logits [B,10]
 }
 
 }  // namespace nibble::nn

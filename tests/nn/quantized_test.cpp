@@ -1,7 +1,8 @@
 // Quantized layers (nn/quantized.h): the AVX2 activation quantizer against its scalar definition,
-// QuantizedLinear / QuantizedConv2d against a double-precision simulation of the same quantization
-// (same scales, zero points, fake-quantized weights and inputs), every available int8 kernel
-// against the scalar one, and the quantized Fashion-MNIST MLP against the float model.
+// QuantizedLinear / QuantizedConv2d (float and uint8 outputs) against a double-precision
+// simulation of the same quantization (same scales, zero points, fake-quantized weights and
+// inputs), every available int8 kernel against the scalar one, and the quantized Fashion-MNIST
+// models against the float ones.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,10 +11,12 @@
 #include <random>
 
 #include "core/autograd.h"
+#include "core/io/dataloader.h"
 #include "core/io/fashion_mnist.h"
 #include "gradcheck.h"
 #include "nn/quantized.h"
 #include "nn/quantized_models.h"
+#include "optim/sgd.h"
 
 namespace nibble::nn {
 namespace {
@@ -33,6 +36,26 @@ QuantParams dynamic_params(const Tensor& x) {
   return choose_u8_params(lo, hi);
 }
 
+// The double simulation of QuantizedLinear q on x [M, K] quantized with p: the same int8 weights
+// and scales, fake-quantized inputs, exact arithmetic. Returns y [M, N], ReLU included.
+std::vector<double> simulate_linear(const QuantizedLinear& q, const std::vector<float>& x,
+                                    int64_t M, QuantParams p) {
+  const int64_t K = q.in_features(), N = q.out_features();
+  const auto& qw = q.quantized_weight();
+  const auto& sw = q.weight_scales();
+  std::vector<double> y(M * N);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = q.bias().empty() ? 0.0 : q.bias()[n];
+      for (int64_t k = 0; k < K; ++k) {
+        acc += fake_quant(x[m * K + k], p) * (double(sw[n]) * qw[n * K + k]);
+      }
+      y[m * N + n] = q.fuse_relu() ? std::max(acc, 0.0) : acc;
+    }
+  }
+  return y;
+}
+
 // Checks y [M, N] (from QuantizedLinear q on x [M, K]) against the double simulation.
 // "Within one quantization step": the float and double quantizers (x * (1/s) + za rounded in float
 // vs x / s in double) may pick neighbouring levels for an input sitting on a rounding tie; one
@@ -41,22 +64,18 @@ QuantParams dynamic_params(const Tensor& x) {
 void expect_matches_simulation(const QuantizedLinear& q, const Tensor& x, const Tensor& y,
                                QuantParams p) {
   const int64_t M = x.size(0), K = q.in_features(), N = q.out_features();
-  const std::vector<float> xv = x.to_vector(), yv = y.to_vector();
+  const std::vector<float> yv = y.to_vector();
+  const std::vector<double> expected = simulate_linear(q, x.to_vector(), M, p);
   const auto& qw = q.quantized_weight();
-  const auto& sw = q.weight_scales();
   // A row m is "off" when some output differs by more than float rounding: one input of that row
   // sat on a rounding tie (which then moves all N outputs of the row).
   std::vector<bool> row_off(M, false);
   for (int64_t n = 0; n < N; ++n) {
     int amax = 0;
     for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::abs(int(qw[n * K + k])));
-    const double step = double(p.scale) * sw[n] * amax;
+    const double step = double(p.scale) * q.weight_scales()[n] * amax;
     for (int64_t m = 0; m < M; ++m) {
-      double acc = q.bias().empty() ? 0.0 : q.bias()[n];
-      for (int64_t k = 0; k < K; ++k) {
-        acc += fake_quant(xv[m * K + k], p) * (double(sw[n]) * qw[n * K + k]);
-      }
-      if (q.fuse_relu()) acc = std::max(acc, 0.0);
+      const double acc = expected[m * N + n];
       const double err = std::fabs(yv[m * N + n] - acc);
       ASSERT_LE(err, step + 1e-5 * (1 + std::fabs(acc))) << "m " << m << " n " << n;
       if (err > 1e-5 * (1 + std::fabs(acc))) row_off[m] = true;
@@ -64,6 +83,28 @@ void expect_matches_simulation(const QuantizedLinear& q, const Tensor& x, const 
   }
   // Ties need x / s within ~1e-5 of k + 1/2: rare, so nearly every row agrees to float rounding.
   EXPECT_LE(std::count(row_off.begin(), row_off.end(), true), std::max<int64_t>(2, M / 10));
+}
+
+// A uint8 output y against the real-valued simulation: the level quantize(y_real) with y's
+// params, within one level. The integer requantization differs from the real arithmetic only by
+// the rounding of the int32 bias (half an accumulator unit) and of the Q31 multiplier, so a
+// neighbouring level only happens for outputs near a rounding tie: rare.
+void expect_u8_within_one_level(const QuantizedTensor& y, const std::vector<double>& y_real) {
+  ASSERT_EQ(y.data.size(), y_real.size());
+  const QuantParams o = y.params;
+  int64_t off = 0;
+  std::vector<bool> used(256, false);
+  for (size_t i = 0; i < y_real.size(); ++i) {
+    const double level = std::clamp(std::nearbyint(y_real[i] / o.scale) + o.zero_point, 0.0, 255.0);
+    const double d = std::fabs(y.data[i] - level);
+    ASSERT_LE(d, 1.0) << "element " << i << " real " << y_real[i];
+    off += d > 0;
+    used[y.data[i]] = true;
+  }
+  const int64_t n = static_cast<int64_t>(y_real.size());
+  EXPECT_LE(off, 2 + n / 100) << "of " << n;
+  // Not degenerate (everything saturated or zero): the outputs use many levels.
+  EXPECT_GE(std::count(used.begin(), used.end(), true), std::min<int64_t>(30, n / 4));
 }
 
 TEST(QuantizedOps, Avx2QuantizerMatchesScalarReferenceBitForBit) {
@@ -234,21 +275,59 @@ TEST(QuantizedLinear, BadInputsNameTheShapes) {
       [&] { QuantizedLinear::from_float(fc, {}, {false, Int8Kernel::kNeonDot}); }, "neondot"));
 }
 
-// Direct double convolution of fake-quantized input and weights (no im2col), same params.
-void expect_conv_matches_simulation(const QuantizedConv2d& q, const Tensor& x, const Tensor& y,
-                                    QuantParams p) {
+TEST(QuantizedLinear, Uint8InputGivesExactlyTheFloatForwardsResult) {
+  manual_seed(20);
+  Linear fc(40, 12);
+  const Tensor x = Tensor::randn({2, 5, 40});
+  for (bool dynamic : {false, true}) {
+    for (bool relu : {false, true}) {
+      const QuantizedLinear q = QuantizedLinear::from_float(
+          fc, dynamic ? std::vector<Tensor>{} : std::vector<Tensor>{x}, {relu});
+      // The same bytes the float forward would make: the same GEMM, the same floats.
+      const QuantParams p = dynamic ? dynamic_params(x) : q.input_params();
+      const Tensor y = q(quantize(x, p));
+      EXPECT_EQ(y.shape(), (Shape{2, 5, 12}));
+      EXPECT_EQ(y.to_vector(), q(x).to_vector()) << "dynamic " << dynamic << " relu " << relu;
+    }
+  }
+}
+
+TEST(QuantizedLinear, ForwardU8WithinOneOutputLevelOfSimulation) {
+  manual_seed(23);
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 8; ++trial) {
+    const int64_t M = 1 + rng() % 40, K = 1 + rng() % 300, N = 1 + rng() % 70;
+    Linear fc(K, N, trial % 3 != 0);
+    const bool relu = trial % 2 == 1;
+    const QuantizedLinear q =
+        QuantizedLinear::from_float(fc, {Tensor::randn({64, K}, 0.3f, 1.5f)}, {relu});
+    if (relu) {
+      EXPECT_EQ(q.output_params().zero_point, 0);  // a ReLU's range starts at 0
+    }
+    // Input bytes with params of their own, not the calibrated ones: the layer must use them.
+    const QuantParams p = choose_u8_params(-4.0f, 5.0f);
+    const QuantizedTensor x = quantize(Tensor::randn({M, K}, 0.3f, 1.5f), p);
+    const QuantizedTensor y = q.forward_u8(x);
+    ASSERT_EQ(y.shape, (Shape{M, N}));
+    EXPECT_EQ(y.params.scale, q.output_params().scale);
+    EXPECT_EQ(y.params.zero_point, q.output_params().zero_point);
+    expect_u8_within_one_level(y, simulate_linear(q, dequantize(x).to_vector(), M, p));
+  }
+}
+
+// Direct double convolution of fake-quantized input x [N, C, H, W] (quantized with p) and the
+// int8 weights (no im2col): y [N, OC, OH, OW], ReLU included.
+std::vector<double> simulate_conv(const QuantizedConv2d& q, const Tensor& x, QuantParams p,
+                                  int64_t OH, int64_t OW) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OC = q.out_channels(), KH = q.kernel_size().h, KW = q.kernel_size().w;
   const auto& o = q.options();
-  const int64_t OH = y.size(2), OW = y.size(3), K = C * KH * KW;
   const auto& qw = q.quantized_weight();
   const auto& sw = q.weight_scales();
-  const std::vector<float> xv = x.to_vector(), yv = y.to_vector();
-  for (int64_t oc = 0; oc < OC; ++oc) {
-    int amax = 0;
-    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::abs(int(qw[oc * K + k])));
-    const double step = double(p.scale) * sw[oc] * amax;
-    for (int64_t n = 0; n < N; ++n)
+  const std::vector<float> xv = x.to_vector();
+  std::vector<double> y(N * OC * OH * OW);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < OC; ++oc)
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           double acc = q.bias().empty() ? 0.0 : q.bias()[oc];
@@ -261,25 +340,52 @@ void expect_conv_matches_simulation(const QuantizedConv2d& q, const Tensor& x, c
                 acc += fake_quant(xv[((n * C + c) * H + ih) * W + iw], p) *
                        (double(sw[oc]) * qw[(oc * C + c) * KH * KW + kh * KW + kw]);
               }
-          if (q.fuse_relu()) acc = std::max(acc, 0.0);
-          const double got = yv[((n * OC + oc) * OH + oh) * OW + ow];
-          ASSERT_LE(std::fabs(got - acc), step + 1e-5 * (1 + std::fabs(acc)))
-              << "n " << n << " oc " << oc << " oh " << oh << " ow " << ow;
+          y[((n * OC + oc) * OH + oh) * OW + ow] = q.fuse_relu() ? std::max(acc, 0.0) : acc;
         }
+  return y;
+}
+
+// A float output y of q against the simulation, within one input quantization step (see
+// expect_matches_simulation).
+void expect_conv_matches_simulation(const QuantizedConv2d& q, const Tensor& x, const Tensor& y,
+                                    QuantParams p) {
+  const int64_t N = x.size(0), OC = q.out_channels(), OH = y.size(2), OW = y.size(3);
+  const int64_t K = x.size(1) * q.kernel_size().h * q.kernel_size().w;
+  const std::vector<double> expected = simulate_conv(q, x, p, OH, OW);
+  const std::vector<float> yv = y.to_vector();
+  for (int64_t oc = 0; oc < OC; ++oc) {
+    int amax = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      amax = std::max(amax, std::abs(int(q.quantized_weight()[oc * K + k])));
+    }
+    const double step = double(p.scale) * q.weight_scales()[oc] * amax;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < OH * OW; ++i) {
+        const int64_t at = (n * OC + oc) * OH * OW + i;
+        ASSERT_LE(std::fabs(yv[at] - expected[at]), step + 1e-5 * (1 + std::fabs(expected[at])))
+            << "n " << n << " oc " << oc << " pixel " << i;
+      }
   }
 }
 
+struct ConvCase {
+  int64_t C, OC, k;
+  Conv2dOptions o;
+  int64_t H, W;
+  bool relu;
+};
+const std::vector<ConvCase> kConvCases = {
+    {1, 8, 5, Conv2dOptions{1, 2}, 12, 12, true},    // FashionCnn conv1 geometry
+    {8, 16, 5, Conv2dOptions{1, 2}, 7, 7, false},    // conv2 geometry
+    {3, 5, 3, Conv2dOptions{2, 1}, 9, 8, false},     // stride 2
+    {2, 4, 3, Conv2dOptions{1, 2, 2}, 10, 7, true},  // dilation 2
+    {4, 3, 1, Conv2dOptions{}, 5, 6, false},         // 1x1
+    {3, 11, 3, Conv2dOptions{1, 1}, 6, 5, true},     // OC, pixels not multiples of 8
+};
+
 TEST(QuantizedConv2d, WithinOneStepOfSimulationForStridePaddingDilation) {
   manual_seed(17);
-  struct Case { int64_t C, OC, k; Conv2dOptions o; int64_t H, W; bool relu; };
-  const std::vector<Case> cases = {
-      {1, 8, 5, Conv2dOptions{1, 2}, 12, 12, true},          // FashionCnn conv1 geometry
-      {8, 16, 5, Conv2dOptions{1, 2}, 7, 7, false},          // conv2 geometry
-      {3, 5, 3, Conv2dOptions{2, 1}, 9, 8, false},           // stride 2
-      {2, 4, 3, Conv2dOptions{1, 2, 2}, 10, 7, true},        // dilation 2
-      {4, 3, 1, Conv2dOptions{}, 5, 6, false},               // 1x1
-  };
-  for (const Case& c : cases) {
+  for (const ConvCase& c : kConvCases) {
     Conv2d conv(c.C, c.OC, c.k, c.o);
     const Tensor x = Tensor::randn({3, c.C, c.H, c.W}, 0.2f, 1.0f);
     for (bool dynamic : {false, true}) {
@@ -314,6 +420,69 @@ TEST(QuantizedConv2d, BadInputs) {
   EXPECT_TRUE(throws_error_containing([&] { q(Tensor::zeros({1, 3, 2, 2})); }, "smaller than"));
   Conv2d grouped(4, 4, 3, Conv2dOptions{1, 0, 1, 2});
   EXPECT_TRUE(throws_error_containing([&] { QuantizedConv2d::from_float(grouped, {}); }, "groups"));
+}
+
+TEST(QuantizedConv2d, Uint8ForwardWithinOneOutputLevelOfSimulation) {
+  manual_seed(19);
+  for (const ConvCase& c : kConvCases) {
+    Conv2d conv(c.C, c.OC, c.k, c.o);
+    const Tensor x = Tensor::randn({3, c.C, c.H, c.W}, 0.2f, 1.0f);
+    const QuantizedConv2d q = QuantizedConv2d::from_float(conv, {x}, {c.relu});
+    if (c.relu) {
+      EXPECT_EQ(q.output_params().zero_point, 0);  // a ReLU's range starts at 0
+    }
+    // Input bytes with params of their own, not the calibrated ones: the layer must use them.
+    const QuantParams p = choose_u8_params(-2.5f, 3.5f);
+    ASSERT_NE(p.scale, q.input_params().scale);
+    const QuantizedTensor xq = quantize(x, p);
+    const QuantizedTensor y = q(xq);
+    const Tensor yf = [&] {
+      NoGradGuard g;
+      return conv(x);
+    }();
+    ASSERT_EQ(y.shape, yf.shape());
+    EXPECT_EQ(y.params.scale, q.output_params().scale);
+    EXPECT_EQ(y.params.zero_point, q.output_params().zero_point);
+    expect_u8_within_one_level(y, simulate_conv(q, dequantize(xq), p, yf.size(2), yf.size(3)));
+  }
+}
+
+TEST(QuantizedConv2d, Uint8ForwardOnTheScalarKernelIsIdentical) {
+  manual_seed(24);
+  Conv2d conv(8, 16, 5, Conv2dOptions{1, 2});
+  const Tensor x = Tensor::randn({2, 8, 14, 14});
+  const QuantizedTensor xq = quantize(x, choose_u8_params(-3.0f, 3.0f));
+  const QuantizedConv2d fast = QuantizedConv2d::from_float(conv, {x}, {true});
+  const QuantizedConv2d ref = QuantizedConv2d::from_float(conv, {x}, {true, Int8Kernel::kScalar});
+  EXPECT_EQ(fast(xq).data, ref(xq).data) << int8_kernel_name(fast.kernel());
+}
+
+TEST(QuantizedLayers, Uint8BadInputsAndDynamicLayersGiveClearErrors) {
+  Conv2d conv(3, 4, 3);
+  const QuantizedTensor img = quantize(Tensor::zeros({1, 3, 8, 8}), {0.1f, 0});
+  const QuantizedConv2d stat = QuantizedConv2d::from_float(conv, {Tensor::randn({2, 3, 8, 8})});
+  EXPECT_EQ(stat(img).shape, (Shape{1, 4, 6, 6}));
+  EXPECT_TRUE(
+      throws_error_containing([&] { QuantizedConv2d::from_float(conv, {})(img); }, "dynamic"));
+  const QuantizedTensor two_channels = quantize(Tensor::zeros({1, 2, 8, 8}), {0.1f, 0});
+  EXPECT_TRUE(throws_error_containing([&] { stat(two_channels); }, "input [1, 2, 8, 8]"));
+  const QuantizedTensor tiny = quantize(Tensor::zeros({1, 3, 2, 2}), {0.1f, 0});
+  EXPECT_TRUE(throws_error_containing([&] { stat(tiny); }, "smaller than"));
+  QuantizedTensor broken = img;
+  broken.data.pop_back();
+  EXPECT_TRUE(throws_error_containing([&] { stat(broken); }, "[1, 3, 8, 8] holds 191 bytes"));
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedConv2d()(img); }, "empty"));
+
+  Linear fc(5, 2);
+  const QuantizedTensor rows = quantize(Tensor::zeros({3, 5}), {0.1f, 0});
+  const QuantizedLinear dyn = QuantizedLinear::from_float(fc, {});
+  EXPECT_EQ(dyn(rows).shape(), (Shape{3, 2}));  // uint8 in, float out needs no output range
+  EXPECT_TRUE(throws_error_containing([&] { dyn.forward_u8(rows); }, "dynamic"));
+  const QuantizedLinear lin = QuantizedLinear::from_float(fc, {Tensor::randn({4, 5})});
+  const QuantizedTensor wide = quantize(Tensor::zeros({3, 7}), {0.1f, 0});
+  EXPECT_TRUE(throws_error_containing([&] { lin(wide); }, "input [3, 7]"));
+  EXPECT_TRUE(throws_error_containing([&] { lin.forward_u8(wide); }, "in_features = 5"));
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedLinear()(rows); }, "empty"));
 }
 
 // Error bound of one quantized layer y = W x + b, element by element, given the float input x,
@@ -392,6 +561,62 @@ TEST(QuantizedModels, FashionCnnRunsAndAgreesOnRandomImages) {
   const double rel = max(abs(qlogits - logits)).item() / max(abs(logits)).item();
   EXPECT_LT(rel, 0.1);
   EXPECT_TRUE(throws_error_containing([&] { q(Tensor::zeros({2, 1, 27, 28})); }, "[2, 1, 27, 28]"));
+  // Without calibration images every layer is dynamic and the model runs on the float path.
+  const QuantizedFashionCnn dyn = QuantizedFashionCnn::from_float(model, Tensor());
+  EXPECT_TRUE(dyn.conv1.is_dynamic());
+  EXPECT_LT(max(abs(dyn(images) - logits)).item() / max(abs(logits)).item(), 0.1);
+}
+
+// The uint8 pipeline (conv -> uint8 pool -> conv -> uint8 pool -> fc) on a CNN that has learned
+// something -- a random one sits at chance, where accuracy says nothing: a short training run,
+// then float vs int8 accuracy on held-out test images.
+TEST(QuantizedModels, FashionCnnUint8PipelineKeepsTheFloatAccuracy) {
+  data::FashionMnist train, test;
+  try {
+    train = data::load_fashion_mnist("train");
+    test = data::load_fashion_mnist("test");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "Fashion-MNIST not installed: " << e.what();
+  }
+  manual_seed(3);
+  FashionCnn model;
+  {
+    // 80 SGD steps of 64 images: ~79% accuracy in a second (~30 s under the sanitizers).
+    const int64_t n_train = 5120;
+    std::vector<int64_t> labels(train.labels.begin(), train.labels.begin() + n_train);
+    data::DataLoader loader(train.images.slice(0, 0, n_train).contiguous(), labels, 64,
+                            /*shuffle=*/true, /*seed=*/3);
+    optim::SGD sgd(model.parameters(), {0.02f, 0.9f});
+    for (const data::Batch& b : loader) {
+      const Tensor loss = cross_entropy(model(b.x), b.y);
+      sgd.zero_grad();
+      loss.backward();
+      sgd.step();
+    }
+  }
+  model.eval();
+  NoGradGuard g;
+  // Calibrated on training images the model did not train on.
+  const QuantizedFashionCnn q =
+      QuantizedFashionCnn::from_float(model, train.images.slice(0, 50000, 50256));
+  EXPECT_FALSE(q.conv1.is_dynamic());
+  const int64_t n = 4000;
+  int64_t right_f = 0, right_q = 0, agree = 0;
+  for (int64_t b = 0; b < n; b += 500) {
+    const Tensor x = test.images.slice(0, b, b + 500);
+    const std::vector<int64_t> pf = argmax(model(x), 1), pq = argmax(q(x), 1);
+    for (int64_t i = 0; i < 500; ++i) {
+      right_f += pf[i] == test.labels[b + i];
+      right_q += pq[i] == test.labels[b + i];
+      agree += pf[i] == pq[i];
+    }
+  }
+  const double acc_f = double(right_f) / n, acc_q = double(right_q) / n;
+  RecordProperty("float_accuracy", std::to_string(acc_f));
+  RecordProperty("int8_accuracy", std::to_string(acc_q));
+  EXPECT_GE(acc_f, 0.7) << "the short training run should have learned (chance is 0.10)";
+  EXPECT_LE(std::fabs(acc_q - acc_f), 0.005) << "float " << acc_f << " int8 " << acc_q;
+  EXPECT_GE(agree, n * 97 / 100) << "predictions that agree, of " << n;
 }
 
 }  // namespace
