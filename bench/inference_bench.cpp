@@ -124,6 +124,11 @@ int main(int argc, char** argv) {
   cnn.eval();
   const nn::QuantizedFashionMlp qmlp = nn::QuantizedFashionMlp::from_float(mlp, calib);
   const nn::QuantizedFashionCnn qcnn = nn::QuantizedFashionCnn::from_float(cnn, calib);
+  // reduce_range: 7-bit activations on the avx2u7 kernel (where the CPU has AVX2).
+  const nn::QuantizedFashionMlp qmlp7 =
+      nn::QuantizedFashionMlp::from_float(mlp, calib, Int8Kernel::kAuto, true);
+  const nn::QuantizedFashionCnn qcnn7 =
+      nn::QuantizedFashionCnn::from_float(cnn, calib, Int8Kernel::kAuto, true);
 
   // ---- accuracy ----
   const double acc_mlp = nn::accuracy(mlp, test.images, test.labels);
@@ -135,6 +140,14 @@ int main(int argc, char** argv) {
               100 * (acc_qmlp - acc_mlp));
   std::printf("FashionCnn                   %6.2f%%   %6.2f%%   %+6.2f\n", 100 * acc_cnn, 100 * acc_qcnn,
               100 * (acc_qcnn - acc_cnn));
+  const double acc_qmlp7 = int8_accuracy([&](const Tensor& x) { return qmlp7(x); }, test.images, test.labels);
+  const double acc_qcnn7 = int8_accuracy([&](const Tensor& x) { return qcnn7(x); }, test.images, test.labels);
+  std::printf("FashionMlp 7-bit (%s)     %6.2f%%   %6.2f%%   %+6.2f\n",
+              int8_kernel_name(qmlp7.fc1.kernel()), 100 * acc_mlp, 100 * acc_qmlp7,
+              100 * (acc_qmlp7 - acc_mlp));
+  std::printf("FashionCnn 7-bit (%s)     %6.2f%%   %6.2f%%   %+6.2f\n",
+              int8_kernel_name(qcnn7.conv1.kernel()), 100 * acc_cnn, 100 * acc_qcnn7,
+              100 * (acc_qcnn7 - acc_cnn));
 
   // ---- speed ----
   std::printf("\nPaired timing, %d rounds, medians (ms per batch)\n", rounds);
@@ -143,10 +156,14 @@ int main(int argc, char** argv) {
   auto q_mlp = [&](const Tensor& x) { return qmlp.forward(x); };
   auto f_cnn = [&](const Tensor& x) { return cnn.forward(x); };
   auto q_cnn = [&](const Tensor& x) { return qcnn.forward(x); };
+  auto q_mlp7 = [&](const Tensor& x) { return qmlp7.forward(x); };
+  auto q_cnn7 = [&](const Tensor& x) { return qcnn7.forward(x); };
   for (int threads : {1, 2}) {
     for (int64_t batch : {1, 256}) {
       time_pair("FashionMlp", batch, threads, rounds, test.images, f_mlp, q_mlp);
+      time_pair("FashionMlp 7-bit", batch, threads, rounds, test.images, f_mlp, q_mlp7);
       time_pair("FashionCnn", batch, threads, rounds, test.images, f_cnn, q_cnn);
+      time_pair("FashionCnn 7-bit", batch, threads, rounds, test.images, f_cnn, q_cnn7);
     }
   }
 

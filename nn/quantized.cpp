@@ -25,7 +25,7 @@ struct RangeObserver {
     min_max(c.data(), c.numel(), &l, &h);
     if (c.numel() > 0) lo = std::min(lo, l), hi = std::max(hi, h);
   }
-  QuantParams params() const { return choose_u8_params(lo, hi); }
+  QuantParams params(int32_t qmax) const { return choose_u8_params(lo, hi, qmax); }
 };
 
 // Reusable per-thread buffers for one call: which = 0 quantized input, 1 im2col rows, 2 uint8
@@ -73,6 +73,7 @@ struct Requantizer {
     rq.right_shifts = shifts.data();
     rq.zero_point = out.zero_point;
     rq.relu = relu;
+    rq.max_value = out.qmax;  // 7-bit outputs stay 7-bit for the next (reduce_range) layer
   }
   Requantizer(const Requantizer&) = delete;  // rq would point into the original
   Requantizer& operator=(const Requantizer&) = delete;
@@ -82,6 +83,21 @@ struct Requantizer {
 // The checks that run on every forward are written `if (!ok) fail(...)` rather than
 // check(ok, ...), whose message argument is built (to_string, shape_str: allocations, printf)
 // on every call, failing or not: microseconds, as much as a whole layer at batch 1.
+// The kernel to pack for: reduce_range with kAuto takes the 7-bit kernel where the CPU has it
+// (elsewhere the automatic full-range kernel is exact on 7-bit data too). Resolved here, so that
+// a kernel forced through NIBBLE_KERNEL is known before the activation range is chosen.
+Int8Kernel kernel_for(const QuantizeOptions& o) {
+  if (o.reduce_range && o.kernel == Int8Kernel::kAuto &&
+      int8_kernel_available(Int8Kernel::kAvx2U7))
+    return Int8Kernel::kAvx2U7;
+  return int8_select_kernel(o.kernel);
+}
+
+// 127 for 7-bit activations: asked for, or needed by the kernel (avx2u7).
+int32_t activation_qmax(const QuantizeOptions& o, Int8Kernel kernel) {
+  return o.reduce_range || int8_kernel_max_activation(kernel) < 255 ? 127 : 255;
+}
+
 void check_has_output_params(bool dynamic, const char* op) {
   if (!dynamic) return;
   fail(op,
@@ -138,12 +154,14 @@ QuantizedLinear QuantizedLinear::from_float(const Linear& layer,
     if (layer.bias.defined()) y = add(y, layer.bias);
     out.observe(q.fuse_relu_ ? relu(y) : y);
   }
-  q.input_ = in.params();
-  q.output_ = out.params();
+  const Int8Kernel kernel = kernel_for(options);
+  q.qmax_ = activation_qmax(options, kernel);
+  q.input_ = in.params(q.qmax_);
+  q.output_ = out.params(q.qmax_);
   const Tensor w = layer.weight.contiguous();  // [out, in]
   quantize_weights_per_channel(w.data(), q.out_, q.in_, &q.qweight_, &q.weight_scales_);
   if (layer.bias.defined()) q.bias_ = layer.bias.contiguous().to_vector();
-  q.packed_ = pack_weights_s8(q.qweight_.data(), q.in_, q.out_, options.kernel);
+  q.packed_ = pack_weights_s8(q.qweight_.data(), q.in_, q.out_, kernel);
   return q;
 }
 
@@ -182,7 +200,7 @@ Tensor QuantizedLinear::forward(const Tensor& x) const {
   if (dynamic_) {
     float lo, hi;
     min_max(xc.data(), xc.numel(), &lo, &hi);
-    p = choose_u8_params(lo, hi);
+    p = choose_u8_params(lo, hi, qmax_);
   }
   uint8_t* qx = scratch_u8(static_cast<size_t>(xc.numel()), 0);  // [M, in]
   quantize_u8(xc.data(), xc.numel(), p, qx);
@@ -413,13 +431,15 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
     const Tensor y = conv2d(t, layer.weight, layer.bias, layer.options);  // [N, OC, OH, OW]
     out.observe(q.fuse_relu_ ? relu(y) : y);
   }
-  q.input_ = in.params();
-  q.output_ = out.params();
+  const Int8Kernel kernel = kernel_for(options);
+  q.qmax_ = activation_qmax(options, kernel);
+  q.input_ = in.params(q.qmax_);
+  q.output_ = out.params(q.qmax_);
   const int64_t K = q.c_ * q.kh_ * q.kw_;
   const Tensor w = layer.weight.contiguous();  // [OC, C, KH, KW] = [OC, K] row-major
   quantize_weights_per_channel(w.data(), q.oc_, K, &q.qweight_, &q.weight_scales_);
   if (layer.bias.defined()) q.bias_ = layer.bias.contiguous().to_vector();
-  q.packed_ = pack_weights_s8(q.qweight_.data(), K, q.oc_, options.kernel);
+  q.packed_ = pack_weights_s8(q.qweight_.data(), K, q.oc_, kernel);
   return q;
 }
 
@@ -437,7 +457,7 @@ Tensor QuantizedConv2d::forward(const Tensor& x) const {
   if (dynamic_) {
     float lo, hi;
     min_max(xc.data(), xc.numel(), &lo, &hi);
-    p = choose_u8_params(lo, hi);
+    p = choose_u8_params(lo, hi, qmax_);
   }
   uint8_t* qx = scratch_u8(static_cast<size_t>(xc.numel()), 0);
   quantize_u8(xc.data(), xc.numel(), p, qx);

@@ -44,6 +44,10 @@ namespace nibble::nn {
 struct QuantizeOptions {
   bool fuse_relu = false;                   // output max(y, 0), free in the epilogue pass
   Int8Kernel kernel = Int8Kernel::kAuto;    // which int8 micro-kernel to pack the weights for
+  // 7-bit activations (QuantParams::qmax = 127) in and out, as PyTorch's fbgemm reduce_range:
+  // with kernel = kAuto this picks the avx2u7 kernel where the CPU has AVX2 (~20% faster GEMMs).
+  // Implied when `kernel` itself needs 7-bit activations (avx2u7).
+  bool reduce_range = false;
 };
 
 // Per-output-channel symmetric int8 weights: W [N, K] -> qw [N, K], scales [N].
@@ -71,6 +75,7 @@ class QuantizedLinear {
   int64_t out_features() const { return out_; }
   bool is_dynamic() const { return dynamic_; }
   bool fuse_relu() const { return fuse_relu_; }
+  bool reduce_range() const { return qmax_ == 127; }  // 7-bit activations
   Int8Kernel kernel() const { return packed_.kernel(); }
   QuantParams input_params() const { return input_; }    // meaningless when is_dynamic()
   QuantParams output_params() const { return output_; }  // likewise
@@ -82,6 +87,7 @@ class QuantizedLinear {
   int64_t in_ = 0, out_ = 0;
   bool dynamic_ = true, fuse_relu_ = false;
   QuantParams input_, output_;
+  int32_t qmax_ = 255;  // activation codes: 255, or 127 with reduce_range
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;
@@ -121,6 +127,7 @@ class QuantizedConv2d {
   int64_t out_channels() const { return oc_; }
   bool is_dynamic() const { return dynamic_; }
   bool fuse_relu() const { return fuse_relu_; }
+  bool reduce_range() const { return qmax_ == 127; }  // 7-bit activations
   Int8Kernel kernel() const { return packed_.kernel(); }
   QuantParams input_params() const { return input_; }    // meaningless when is_dynamic()
   QuantParams output_params() const { return output_; }  // likewise
@@ -135,6 +142,7 @@ class QuantizedConv2d {
   Conv2dOptions options_;
   bool dynamic_ = true, fuse_relu_ = false;
   QuantParams input_, output_;
+  int32_t qmax_ = 255;  // activation codes: 255, or 127 with reduce_range
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;

@@ -11,7 +11,7 @@ std::vector<Tensor> calib(const Tensor& t) { return t.defined() ? std::vector<Te
 
 QuantizedFashionMlp QuantizedFashionMlp::from_float(const FashionMlp& model,
                                                     const Tensor& calibration_images,
-                                                    Int8Kernel kernel) {
+                                                    Int8Kernel kernel, bool reduce_range) {
   NoGradGuard no_grad;
   QuantizedFashionMlp q;
   // Run the float model once, keeping each layer's input: that is what its activations will see.
@@ -23,9 +23,9 @@ QuantizedFashionMlp QuantizedFashionMlp::from_float(const FashionMlp& model,
   }
   q.input_mean = model.input_mean.item();
   q.input_std = model.input_std.item();
-  q.fc1 = QuantizedLinear::from_float(*model.fc1, calib(x), {true, kernel});
-  q.fc2 = QuantizedLinear::from_float(*model.fc2, calib(h1), {true, kernel});
-  q.fc3 = QuantizedLinear::from_float(*model.fc3, calib(h2), {false, kernel});
+  q.fc1 = QuantizedLinear::from_float(*model.fc1, calib(x), {true, kernel, reduce_range});
+  q.fc2 = QuantizedLinear::from_float(*model.fc2, calib(h1), {true, kernel, reduce_range});
+  q.fc3 = QuantizedLinear::from_float(*model.fc3, calib(h2), {false, kernel, reduce_range});
   return q;
 }
 
@@ -40,7 +40,7 @@ Tensor QuantizedFashionMlp::forward(const Tensor& images) const {
 
 QuantizedFashionCnn QuantizedFashionCnn::from_float(const FashionCnn& model,
                                                     const Tensor& calibration_images,
-                                                    Int8Kernel kernel) {
+                                                    Int8Kernel kernel, bool reduce_range) {
   NoGradGuard no_grad;
   QuantizedFashionCnn q;
   Tensor x, h1, h2;
@@ -52,9 +52,9 @@ QuantizedFashionCnn QuantizedFashionCnn::from_float(const FashionCnn& model,
   }
   q.input_mean = model.input_mean.item();
   q.input_std = model.input_std.item();
-  q.conv1 = QuantizedConv2d::from_float(*model.conv1, calib(x), {true, kernel});
-  q.conv2 = QuantizedConv2d::from_float(*model.conv2, calib(h1), {true, kernel});
-  q.fc = QuantizedLinear::from_float(*model.fc, calib(h2), {false, kernel});
+  q.conv1 = QuantizedConv2d::from_float(*model.conv1, calib(x), {true, kernel, reduce_range});
+  q.conv2 = QuantizedConv2d::from_float(*model.conv2, calib(h1), {true, kernel, reduce_range});
+  q.fc = QuantizedLinear::from_float(*model.fc, calib(h2), {false, kernel, reduce_range});
   return q;
 }
 

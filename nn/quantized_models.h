@@ -29,7 +29,8 @@ class QuantizedFashionMlp {
  public:
   // calibration_images [B, 1, 28, 28] or [B, 784].
   static QuantizedFashionMlp from_float(const FashionMlp& model, const Tensor& calibration_images,
-                                        Int8Kernel kernel = Int8Kernel::kAuto);
+                                        Int8Kernel kernel = Int8Kernel::kAuto,
+                                        bool reduce_range = false);
   Tensor forward(const Tensor& images) const;  // [B,1,28,28] or [B,784] -> logits [B,10]
   Tensor operator()(const Tensor& images) const { return forward(images); }
 
@@ -41,7 +42,8 @@ class QuantizedFashionCnn {
  public:
   // calibration_images [B, 1, 28, 28].
   static QuantizedFashionCnn from_float(const FashionCnn& model, const Tensor& calibration_images,
-                                        Int8Kernel kernel = Int8Kernel::kAuto);
+                                        Int8Kernel kernel = Int8Kernel::kAuto,
+                                        bool reduce_range = false);
   Tensor forward(const Tensor& images) const;  // [B,1,28,28] -> logits [B,10]
   Tensor operator()(const Tensor& images) const { return forward(images); }
 

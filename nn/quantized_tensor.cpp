@@ -32,11 +32,11 @@ void min_max_scalar(const float* x, int64_t n, float* lo, float* hi) {
 // One element of quantize_u8, in the exact operation order of the AVX2 loop below (multiply,
 // add, clamp in float, round half to even), so both give identical bytes. Clamping in float
 // before converting also keeps huge inputs away from cvtps2dq's 0x80000000 "invalid" result.
-inline uint8_t quantize_one(float x, float inv_scale, float zero_point) {
+inline uint8_t quantize_one(float x, float inv_scale, float zero_point, float qmax) {
   float t = x * inv_scale;
   t = t + zero_point;
   t = t > 0.0f ? t : 0.0f;  // NaN -> 0, like _mm256_max_ps(t, 0)
-  t = t < 255.0f ? t : 255.0f;
+  t = t < qmax ? t : qmax;
   return static_cast<uint8_t>(std::nearbyint(t));  // default rounding mode: half to even
 }
 
@@ -67,7 +67,7 @@ __attribute__((target("avx2"))) void min_max_avx2(const float* x, int64_t n, flo
   *hi = h;
 }
 
-// 8 floats -> 8 int32 (already clamped to [0, 255] in float, rounded half to even).
+// 8 floats -> 8 int32 (already clamped to [0, qmax] in float, rounded half to even).
 __attribute__((target("avx2"))) inline __m256i quantize8(const float* x, __m256 inv, __m256 zp,
                                                          __m256 zero, __m256 top) {
   __m256 t = _mm256_mul_ps(_mm256_loadu_ps(x), inv);  // separate mul + add (no FMA): same
@@ -78,9 +78,9 @@ __attribute__((target("avx2"))) inline __m256i quantize8(const float* x, __m256 
 }
 
 __attribute__((target("avx2"))) void quantize_u8_avx2(const float* x, int64_t n, float inv_scale,
-                                                      float zero_point, uint8_t* q) {
+                                                      float zero_point, float qmax, uint8_t* q) {
   const __m256 inv = _mm256_set1_ps(inv_scale), zp = _mm256_set1_ps(zero_point);
-  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
+  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(qmax);
   // packs/packus work within 128-bit lanes, leaving the bytes as 4-element groups in the order
   // (0, 2, 4, 6, 1, 3, 5, 7) of the eight groups; this permutation puts them back in order.
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -95,7 +95,7 @@ __attribute__((target("avx2"))) void quantize_u8_avx2(const float* x, int64_t n,
     const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), order);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), bytes);
   }
-  for (; i < n; ++i) q[i] = quantize_one(x[i], inv_scale, zero_point);
+  for (; i < n; ++i) q[i] = quantize_one(x[i], inv_scale, zero_point, qmax);
 }
 #endif
 
@@ -111,19 +111,23 @@ bool use_avx2() {
 
 // ---- activation quantization --------------------------------------------------------------------
 
-QuantParams choose_u8_params(float lo, float hi) {
+QuantParams choose_u8_params(float lo, float hi, int32_t qmax) {
+  if (qmax < 1 || qmax > 255)
+    fail("choose_u8_params", "qmax = " + std::to_string(qmax) + " is outside [1, 255]",
+         "use 255 (8-bit) or 127 (7-bit, reduce_range)");
   const double l = std::min(0.0, static_cast<double>(lo));
   const double h = std::max(0.0, static_cast<double>(hi));
   if (!std::isfinite(l) || !std::isfinite(h)) {  // (if + fail: runs on every dynamic forward)
     fail("choose_u8_params",
          "range [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is not finite");
   }
-  if (h - l <= 0.0) return QuantParams{1.0f, 0};
+  if (h - l <= 0.0) return QuantParams{1.0f, 0, qmax};
   QuantParams p;
-  p.scale = static_cast<float>((h - l) / 255.0);
+  p.qmax = qmax;
+  p.scale = static_cast<float>((h - l) / qmax);
   // za = the level that represents real 0 exactly (needed for ReLU outputs and zero padding).
   const double zp = std::nearbyint(-l / p.scale);
-  p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0, 255.0));
+  p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0, static_cast<double>(qmax)));
   return p;
 }
 
@@ -146,13 +150,15 @@ void min_max(const float* x, int64_t n, float* lo, float* hi) {
 
 void quantize_u8_reference(const float* x, int64_t n, QuantParams p, uint8_t* q) {
   const float inv = 1.0f / p.scale, zp = static_cast<float>(p.zero_point);
-  for (int64_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], inv, zp);
+  const float qmax = static_cast<float>(p.qmax);
+  for (int64_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], inv, zp, qmax);
 }
 
 void quantize_u8(const float* x, int64_t n, QuantParams p, uint8_t* q) {
 #if NIBBLE_QUANT_X86
   if (use_avx2()) {
-    quantize_u8_avx2(x, n, 1.0f / p.scale, static_cast<float>(p.zero_point), q);
+    quantize_u8_avx2(x, n, 1.0f / p.scale, static_cast<float>(p.zero_point),
+                     static_cast<float>(p.qmax), q);
     return;
   }
 #endif
@@ -182,12 +188,14 @@ std::string QuantizedTensor::shape_str() const { return nibble::shape_str(shape)
 // would build its message (to_string, shape_str) on every call, costly at batch 1.
 namespace {
 void check_params(QuantParams p, const char* op) {
-  if (std::isfinite(p.scale) && p.scale > 0.0f && p.zero_point >= 0 && p.zero_point <= 255) return;
+  if (std::isfinite(p.scale) && p.scale > 0.0f && p.qmax >= 1 && p.qmax <= 255 &&
+      p.zero_point >= 0 && p.zero_point <= p.qmax)
+    return;
   fail(op,
-       "quantization parameters scale = " + std::to_string(p.scale) +
-           ", zero_point = " + std::to_string(p.zero_point) + " are invalid",
-       "scale must be positive and finite, zero_point in [0, 255]; choose_u8_params(lo, hi) "
-       "gives valid ones");
+       "quantization parameters scale = " + std::to_string(p.scale) + ", zero_point = " +
+           std::to_string(p.zero_point) + ", qmax = " + std::to_string(p.qmax) + " are invalid",
+       "scale must be positive and finite, qmax in [1, 255], zero_point in [0, qmax]; "
+       "choose_u8_params(lo, hi) gives valid ones");
 }
 }  // namespace
 

@@ -245,30 +245,38 @@ void check_activation_range(const char* op, const QuantizedInput& A, const Kerne
     }
 }
 
+// Runs on every GEMM call, so each test is `if (bad) fail(...)`: check() would format its message
+// (to_string, shape_str: allocations) every time, microseconds at batch 1.
 void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, const void* C,
               int64_t ldc) {
-  check(!W.empty(), op, "the packed weights are empty", "create them with pack_weights_s8()");
-  check(A.M >= 0 && A.K >= 0, op, "negative size: A is [M, K] = " + shape_str({A.M, A.K}));
-  check(A.K == W.K(), op,
-        "K mismatch: A is [M, K] = " + shape_str({A.M, A.K}) + " but the weights were packed as " +
-            "W [N, K] = " + shape_str({W.N(), W.K()}),
-        "A's columns must equal the weights' in_features");
-  check(A.lda == 0 || A.lda >= A.K, op,
+  if (W.empty()) fail(op, "the packed weights are empty", "create them with pack_weights_s8()");
+  if (!(A.M >= 0 && A.K >= 0)) fail(op, "negative size: A is [M, K] = " + shape_str({A.M, A.K}));
+  if (!(A.K == W.K()))
+    fail(op,
+         "K mismatch: A is [M, K] = " + shape_str({A.M, A.K}) + " but the weights were packed as " +
+             "W [N, K] = " + shape_str({W.N(), W.K()}),
+         "A's columns must equal the weights' in_features");
+  if (!(A.lda == 0 || A.lda >= A.K))
+    fail(
+        op,
         "row stride lda = " + std::to_string(A.lda) + " is smaller than K = " + std::to_string(A.K),
         "lda = 0 means dense rows (lda = K)");
-  check(ldc == 0 || ldc >= W.N(), op,
+  if (!(ldc == 0 || ldc >= W.N()))
+    fail(
+        op,
         "row stride ldc = " + std::to_string(ldc) + " is smaller than N = " + std::to_string(W.N()),
         "ldc = 0 means dense rows (ldc = N)");
-  check(A.data != nullptr || A.M * A.K == 0, op,
-        "A is null but has shape " + shape_str({A.M, A.K}));
-  check(C != nullptr || A.M * W.N() == 0, op,
-        "C is null but has shape " + shape_str({A.M, W.N()}));
+  if (!(A.data != nullptr || A.M * A.K == 0))
+    fail(op, "A is null but has shape " + shape_str({A.M, A.K}));
+  if (!(C != nullptr || A.M * W.N() == 0))
+    fail(op, "C is null but has shape " + shape_str({A.M, W.N()}));
   const int32_t lo = A.is_signed ? -128 : 0, hi = A.is_signed ? 127 : 255;
-  check(A.zero_point >= lo && A.zero_point <= hi, op,
-        "activation zero point " + std::to_string(A.zero_point) + " is outside [" +
-            std::to_string(lo) + ", " + std::to_string(hi) + "]",
-        A.is_signed ? "int8 input: use a zero point in [-128, 127]"
-                    : "uint8 input: use a zero point in [0, 255]");
+  if (!(A.zero_point >= lo && A.zero_point <= hi))
+    fail(op,
+         "activation zero point " + std::to_string(A.zero_point) + " is outside [" +
+             std::to_string(lo) + ", " + std::to_string(hi) + "]",
+         A.is_signed ? "int8 input: use a zero point in [-128, 127]"
+                     : "uint8 input: use a zero point in [0, 255]");
   check_activation_range(op, A, detail::kernel_info(W.kernel()));
 }
 
@@ -280,7 +288,7 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
   const int64_t M = A.M, N = W.N(), K = A.K;
   if (M == 0 || N == 0) return;
   const KernelInfo& L = detail::kernel_info(W.kernel());
-  check(L.mr * L.nr <= detail::kMaxTile, "int8_gemm", "internal: tile larger than kMaxTile");
+  if (L.mr * L.nr > detail::kMaxTile) fail("int8_gemm", "internal: tile larger than kMaxTile");
   const int64_t lda = A.lda == 0 ? K : A.lda;
 
   // Per column: everything that does not depend on the row, folded into one int32:
@@ -413,20 +421,21 @@ struct StoreQ8 {
 };
 
 template <typename T>
-void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
-             const int32_t* bias, const Requantize& rq, T* C, int64_t ldc) {
+void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
+             const Requantize& rq, T* C, int64_t ldc) {
   validate(op, A, W, C, ldc);
   const int32_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
-  check(rq.zero_point >= lo && rq.zero_point <= hi, op,
-        "output zero point " + std::to_string(rq.zero_point) + " is outside [" +
-            std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  check((rq.multipliers == nullptr) == (rq.right_shifts == nullptr), op,
-        "per-channel requantization needs both multipliers and right_shifts",
-        "set both arrays (length N) or neither");
+  if (!(rq.zero_point >= lo && rq.zero_point <= hi))
+    fail(op, "output zero point " + std::to_string(rq.zero_point) + " is outside [" +
+                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (!((rq.multipliers == nullptr) == (rq.right_shifts == nullptr)))
+    fail(op, "per-channel requantization needs both multipliers and right_shifts",
+         "set both arrays (length N) or neither");
   auto check_one = [&](int32_t mult, int shift) {
     if (mult >= 0 && shift >= -31 && shift <= 31) return;  // no message string on the good path
-    fail(op, "bad requantization multiplier " + std::to_string(mult) + " / right_shift " +
-                 std::to_string(shift),
+    fail(op,
+         "bad requantization multiplier " + std::to_string(mult) + " / right_shift " +
+             std::to_string(shift),
          "compute them with quantize_multiplier(real_scale, &multiplier, &right_shift)");
   };
   if (rq.multipliers) {
@@ -441,8 +450,12 @@ void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
     std::copy(rq.multipliers, rq.multipliers + W.N(), multipliers.begin());
     std::copy(rq.right_shifts, rq.right_shifts + W.N(), shifts.begin());
   }
+  if (rq.max_value < rq.zero_point)
+    fail(op, "max_value " + std::to_string(rq.max_value) + " is below the output zero point " +
+                 std::to_string(rq.zero_point));
   const StoreQ8<T> store{C, ldc == 0 ? W.N() : ldc, multipliers.data(), shifts.data(),
-                         rq.zero_point, rq.relu ? std::max(lo, rq.zero_point) : lo, hi};
+                         rq.zero_point, rq.relu ? std::max(lo, rq.zero_point) : lo,
+                         std::min(hi, rq.max_value)};
   run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro}, store);
 }
 

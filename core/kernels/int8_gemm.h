@@ -21,7 +21,9 @@
 // Bad arguments throw nibble::Error.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -63,7 +65,24 @@ Int8Kernel int8_select_kernel(Int8Kernel requested = Int8Kernel::kAuto);
 
 namespace detail {
 struct PackedWeightsAccess;
-}
+
+// std::allocator with 64-byte (cache-line) alignment: the micro-kernels read packed weights with
+// 32- and 64-byte vector loads, and a load that straddles two cache lines costs a second access
+// (measured: up to ~30% on a small layer, depending on where malloc happened to put the panel).
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
+  bool operator==(const CacheLineAllocator&) const { return true; }
+  bool operator!=(const CacheLineAllocator&) const { return false; }
+};
+}  // namespace detail
 
 // Weights rearranged once for one kernel's micro-kernel (see README: "why pack?"), plus the column
 // sums for the zero-point correction. Cheap to move, immutable after packing.
@@ -85,7 +104,8 @@ class PackedWeightsS8 {
   Int8Kernel kernel_ = Int8Kernel::kAuto;
   int64_t k_ = 0, n_ = 0;
   std::vector<int32_t> column_sums_;
-  std::vector<int8_t> data_;  // panels of the kernel's layout; int16 kernels reinterpret it
+  // Panels of the kernel's layout (int16 kernels reinterpret it), 64-byte aligned.
+  std::vector<int8_t, detail::CacheLineAllocator<int8_t>> data_;
 };
 
 // W is [N, K] row-major (out_features x in_features). kernel = kAuto picks int8_select_kernel().
@@ -143,6 +163,8 @@ struct Requantize {
   const int* right_shifts = nullptr;
   int32_t zero_point = 0;                // output zero point
   bool relu = false;
+  int32_t max_value = 255;               // also clamp to <= this (127: 7-bit outputs that feed
+                                         // an avx2u7 layer); no effect above the type's range
 };
 void int8_gemm_u8(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
                   const Requantize& rq, uint8_t* C, int64_t ldc = 0);

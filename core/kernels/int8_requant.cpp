@@ -51,11 +51,13 @@ int32_t requantize(int32_t acc, int32_t multiplier, int right_shift) {
 }
 
 void quantize_multiplier(double real, int32_t* multiplier, int* right_shift) {
-  check(multiplier != nullptr && right_shift != nullptr, "quantize_multiplier",
-        "null output pointer");
-  check(std::isfinite(real) && real >= 0.0 && real < 2147483648.0, "quantize_multiplier",
-        "real multiplier " + std::to_string(real) + " is outside [0, 2^31)",
-        "it is input_scale * weight_scale / output_scale; check the scales are positive");
+  // if + fail, not check(): layers call this per channel on every forward, and check() would
+  // format its message (to_string: a printf) every time.
+  if (multiplier == nullptr || right_shift == nullptr)
+    fail("quantize_multiplier", "null output pointer");
+  if (!(std::isfinite(real) && real >= 0.0 && real < 2147483648.0))
+    fail("quantize_multiplier", "real multiplier " + std::to_string(real) + " is outside [0, 2^31)",
+         "it is input_scale * weight_scale / output_scale; check the scales are positive");
   if (real == 0.0) {
     *multiplier = 0;
     *right_shift = 0;
@@ -73,8 +75,8 @@ void quantize_multiplier(double real, int32_t* multiplier, int* right_shift) {
     q31 = std::min<int64_t>(std::llround(std::ldexp(real, 62)), 0x7fffffff);
     shift = 31;
   }
-  check(shift >= -31, "quantize_multiplier", "real multiplier rounds up to 2^31",
-        "use a real multiplier below 2^31");
+  if (shift < -31)
+    fail("quantize_multiplier", "real multiplier rounds up to 2^31", "use a real multiplier below 2^31");
   *multiplier = static_cast<int32_t>(q31);
   *right_shift = shift;
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -23,9 +24,10 @@ namespace {
 
 using nibble::testing::throws_error_containing;
 
-// The simulation's quantizer, in double: q = clamp(round(x / s) + za, 0, 255).
+// The simulation's quantizer, in double: q = clamp(round(x / s) + za, 0, qmax).
 double fake_quant(double x, QuantParams p) {
-  const double q = std::clamp(std::nearbyint(x / p.scale) + p.zero_point, 0.0, 255.0);
+  const double q =
+      std::clamp(std::nearbyint(x / p.scale) + p.zero_point, 0.0, static_cast<double>(p.qmax));
   return p.scale * (q - p.zero_point);
 }
 
@@ -247,6 +249,41 @@ TEST(QuantizedLinear, EveryAvailableKernelGivesIdenticalOutputs) {
     ++ran;
   }
   EXPECT_GE(ran, 1);
+}
+
+// reduce_range: 7-bit activations in and out, the avx2u7 kernel where the CPU has AVX2, and
+// exactly the numbers any full-range kernel gives for the same 7-bit quantization.
+TEST(QuantizedLinear, ReduceRangeQuantizesToSevenBitsWithinOneStep) {
+  manual_seed(31);
+  Linear fc(300, 40);
+  const Tensor calib = Tensor::randn({64, 300}, 0.3f, 1.5f);
+  QuantizeOptions o;
+  o.reduce_range = true;
+  const QuantizedLinear q = QuantizedLinear::from_float(fc, {calib}, o);
+  EXPECT_TRUE(q.reduce_range());
+  EXPECT_EQ(q.input_params().qmax, 127);
+  EXPECT_EQ(q.output_params().qmax, 127);
+  const bool u7 = int8_kernel_available(Int8Kernel::kAvx2U7);
+  if (u7) EXPECT_EQ(q.kernel(), Int8Kernel::kAvx2U7);
+  else std::cout << "[ note     ] no avx2u7 on this CPU: 7-bit data on the automatic kernel\n";
+  const Tensor x = Tensor::randn({33, 300}, 0.3f, 2.0f);  // partly beyond the calibrated range
+  const Tensor y = q(x);
+  expect_matches_simulation(q, x, y, q.input_params());  // the simulation clamps at 127 too
+
+  o.kernel = Int8Kernel::kScalar;  // same 7-bit quantization, the reference kernel
+  const QuantizedLinear s = QuantizedLinear::from_float(fc, {calib}, o);
+  EXPECT_EQ(s.input_params().qmax, 127);
+  EXPECT_EQ(s(x).to_vector(), y.to_vector());
+
+  // Chained uint8 outputs stay 7-bit, ready for the next reduce_range layer.
+  const QuantizedTensor out = q.forward_u8(quantize(x, q.input_params()));
+  EXPECT_LE(*std::max_element(out.data.begin(), out.data.end()), 127);
+  EXPECT_GT(*std::max_element(out.data.begin(), out.data.end()), 100);  // and use the range
+  // 8-bit data handed to the 7-bit kernel is refused, not silently saturated.
+  if (u7) {
+    const QuantizedTensor eight_bit = quantize(x, choose_u8_params(-3.0f, 3.0f));
+    EXPECT_TRUE(throws_error_containing([&] { q(eight_bit); }, "needs activations in [0, 127]"));
+  }
 }
 
 TEST(QuantizedLinear, LeadingAxesAndNoAutogradHistory) {
@@ -597,26 +634,31 @@ TEST(QuantizedModels, FashionCnnUint8PipelineKeepsTheFloatAccuracy) {
   model.eval();
   NoGradGuard g;
   // Calibrated on training images the model did not train on.
-  const QuantizedFashionCnn q =
-      QuantizedFashionCnn::from_float(model, train.images.slice(0, 50000, 50256));
-  EXPECT_FALSE(q.conv1.is_dynamic());
-  const int64_t n = 4000;
-  int64_t right_f = 0, right_q = 0, agree = 0;
-  for (int64_t b = 0; b < n; b += 500) {
-    const Tensor x = test.images.slice(0, b, b + 500);
-    const std::vector<int64_t> pf = argmax(model(x), 1), pq = argmax(q(x), 1);
-    for (int64_t i = 0; i < 500; ++i) {
-      right_f += pf[i] == test.labels[b + i];
-      right_q += pq[i] == test.labels[b + i];
-      agree += pf[i] == pq[i];
+  // 8-bit activations, then 7-bit ones (reduce_range: the avx2u7 kernel where there is AVX2).
+  for (bool reduce_range : {false, true}) {
+    const QuantizedFashionCnn q = QuantizedFashionCnn::from_float(
+        model, train.images.slice(0, 50000, 50256), Int8Kernel::kAuto, reduce_range);
+    EXPECT_FALSE(q.conv1.is_dynamic());
+    EXPECT_EQ(q.conv2.reduce_range(), reduce_range);
+    const int64_t n = 4000;
+    int64_t right_f = 0, right_q = 0, agree = 0;
+    for (int64_t b = 0; b < n; b += 500) {
+      const Tensor x = test.images.slice(0, b, b + 500);
+      const std::vector<int64_t> pf = argmax(model(x), 1), pq = argmax(q(x), 1);
+      for (int64_t i = 0; i < 500; ++i) {
+        right_f += pf[i] == test.labels[b + i];
+        right_q += pq[i] == test.labels[b + i];
+        agree += pf[i] == pq[i];
+      }
     }
+    const double acc_f = double(right_f) / n, acc_q = double(right_q) / n;
+    const std::string bits = reduce_range ? "7bit" : "8bit";
+    RecordProperty("float_accuracy", std::to_string(acc_f));
+    RecordProperty("int8_accuracy_" + bits, std::to_string(acc_q));
+    EXPECT_GE(acc_f, 0.7) << "the short training run should have learned (chance is 0.10)";
+    EXPECT_LE(std::fabs(acc_q - acc_f), 0.005) << bits << ": float " << acc_f << " int8 " << acc_q;
+    EXPECT_GE(agree, n * 97 / 100) << bits << ": predictions that agree, of " << n;
   }
-  const double acc_f = double(right_f) / n, acc_q = double(right_q) / n;
-  RecordProperty("float_accuracy", std::to_string(acc_f));
-  RecordProperty("int8_accuracy", std::to_string(acc_q));
-  EXPECT_GE(acc_f, 0.7) << "the short training run should have learned (chance is 0.10)";
-  EXPECT_LE(std::fabs(acc_q - acc_f), 0.005) << "float " << acc_f << " int8 " << acc_q;
-  EXPECT_GE(agree, n * 97 / 100) << "predictions that agree, of " << n;
 }
 
 }  // namespace
