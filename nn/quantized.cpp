@@ -315,10 +315,13 @@ void im2col_u8(const uint8_t* x, const ConvGeometry& g, int64_t n0, int64_t nb, 
       uint8_t* r = cols + (row * OW + ow) * K;
       if (contiguous) {
         // A fixed 8-byte move per segment instead of a variable-length memcpy call (5x faster
-        // for 5x5 kernels). Its 8 - KW extra bytes land in the next segment, written right
-        // after; the row's last segment is copied exactly, so other threads' rows are never hit.
-        for (int64_t s = 0; s + 1 < S; ++s) std::memcpy(r + s * KW, win + o[s], 8);
-        std::memcpy(r + (S - 1) * KW, win + o[S - 1], static_cast<size_t>(KW));
+        // for 5x5 kernels). Its 8 - KW extra bytes land in the next segments, written right
+        // after; the segments whose 8 bytes would pass the row's end (the last one, and more
+        // when KW < 4) are copied exactly, so the next row - another thread's, or past the end
+        // of the buffer - is never touched.
+        int64_t s = 0;
+        for (; s * KW + 8 <= K && s + 1 < S; ++s) std::memcpy(r + s * KW, win + o[s], 8);
+        for (; s < S; ++s) std::memcpy(r + s * KW, win + o[s], static_cast<size_t>(KW));
       } else {
         for (int64_t s = 0; s < S; ++s) {
           for (int64_t kw = 0; kw < KW; ++kw) r[s * KW + kw] = win[o[s] + kw * dw];

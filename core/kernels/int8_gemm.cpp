@@ -280,7 +280,9 @@ void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
   check_activation_range(op, A, detail::kernel_info(W.kernel()));
 }
 
-// Runs the GEMM and hands each finished row segment of int32 results to store(m, n0, v, count).
+// Runs the GEMM and hands each finished row segment of raw int32 tile values to
+// store(m, n0, v, offset, count); the store adds offset[c] (bias - za * colsum, see below) in its
+// own vectorised loop, wrapping around in 32 bits, as it writes row m, columns n0 .. n0+count-1.
 // `micro` computes one tile (normally the kernel's SIMD micro-kernel).
 template <class Micro, class Store>
 void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
@@ -316,13 +318,8 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
     for (int64_t mp = first; mp < last; ++mp) {
       micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile);
       const int rows = static_cast<int>(std::min<int64_t>(L.mr, M - mp * L.mr));
-      for (int r = 0; r < rows; ++r) {
-        int32_t* v = tile + r * L.nr;
-        for (int c = 0; c < cols; ++c)
-          v[c] = static_cast<int32_t>(static_cast<uint32_t>(v[c]) +
-                                      static_cast<uint32_t>(col_offset[n0 + c]));
-        store(mp * L.mr + r, n0, v, cols);
-      }
+      for (int r = 0; r < rows; ++r)
+        store(mp * L.mr + r, n0, tile + r * L.nr, col_offset.data() + n0, cols);
     }
   };
 
@@ -384,11 +381,18 @@ struct NativeMicro {
 
 // ---- output stages -------------------------------------------------------------------------------------
 
+// v + offset with 32-bit wrap-around (the intermediate terms may exceed int32: see run_gemm).
+inline int32_t add_wrapping(int32_t v, int32_t offset) {
+  return static_cast<int32_t>(static_cast<uint32_t>(v) + static_cast<uint32_t>(offset));
+}
+
 struct StoreS32 {
   int32_t* C;
   int64_t ldc;
-  void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
-    std::copy(v, v + count, C + m * ldc + n0);
+  void operator()(int64_t m, int64_t n0, const int32_t* v, const int32_t* offset,
+                  int count) const {
+    int32_t* out = C + m * ldc + n0;
+    for (int c = 0; c < count; ++c) out[c] = add_wrapping(v[c], offset[c]);
   }
 };
 
@@ -397,10 +401,12 @@ struct StoreF32 {
   int64_t ldc;
   const float* scale;  // input_scale * weight_scale[n]
   const float* bias;   // may be null
-  void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
+  void operator()(int64_t m, int64_t n0, const int32_t* v, const int32_t* offset,
+                  int count) const {
     float* out = C + m * ldc + n0;
     for (int c = 0; c < count; ++c)
-      out[c] = static_cast<float>(v[c]) * scale[n0 + c] + (bias ? bias[n0 + c] : 0.0f);
+      out[c] = static_cast<float>(add_wrapping(v[c], offset[c])) * scale[n0 + c] +
+               (bias ? bias[n0 + c] : 0.0f);
   }
 };
 
@@ -412,11 +418,10 @@ struct StoreQ8 {
   const int* right_shifts;     // [N]
   int32_t zero_point;
   int32_t lo, hi;  // output range, lo raised to the zero point for the fused ReLU
-  void operator()(int64_t m, int64_t n0, const int32_t* v, int count) const {
-    int32_t q[detail::kMaxTile];  // count <= NR
-    detail::requantize_row(v, multipliers + n0, right_shifts + n0, count, zero_point, lo, hi, q);
-    T* out = C + m * ldc + n0;
-    for (int c = 0; c < count; ++c) out[c] = static_cast<T>(q[c]);
+  void operator()(int64_t m, int64_t n0, const int32_t* v, const int32_t* offset,
+                  int count) const {
+    const detail::RequantRow row{offset, multipliers + n0, right_shifts + n0, zero_point, lo, hi};
+    detail::requantize_row(row, v, count, C + m * ldc + n0);
   }
 };
 

@@ -96,13 +96,22 @@ void pack_a_panel_reference(const KernelInfo& layout, const uint8_t* const* rows
                             uint8_t xor_mask, void* panel);
 
 // The requantizing epilogue of int8_gemm_u8 / int8_gemm_s8 for one row segment (int8_requant.cpp):
-//   out[c] = clamp(zero_point + requantize(acc[c], multiplier[c], right_shift[c]), lo, hi)
-// requantize_row uses AVX2 when the CPU has it and is bit-identical to the reference.
-void requantize_row_reference(const int32_t* acc, const int32_t* multiplier,
-                              const int* right_shift, int count, int32_t zero_point, int32_t lo,
-                              int32_t hi, int32_t* out);
-void requantize_row(const int32_t* acc, const int32_t* multiplier, const int* right_shift,
-                    int count, int32_t zero_point, int32_t lo, int32_t hi, int32_t* out);
+//   out[c] = clamp(zero_point + requantize(acc[c] + offset[c], multiplier[c], right_shift[c]),
+//                  lo, hi)
+// where acc + offset (the driver's per-column bias - za * colsum) wraps around in 32 bits.
+// The arrays point at the segment's first column. requantize_row uses AVX2 when the CPU has it
+// (8 columns per step, bytes stored straight from the register) and is bit-identical to the
+// reference. T is uint8_t or int8_t.
+struct RequantRow {
+  const int32_t* offset;
+  const int32_t* multiplier;
+  const int* right_shift;
+  int32_t zero_point, lo, hi;  // [lo, hi] inside T's range; lo is the zero point for fused ReLU
+};
+template <typename T>
+void requantize_row_reference(const RequantRow& p, const int32_t* acc, int count, T* out);
+template <typename T>
+void requantize_row(const RequantRow& p, const int32_t* acc, int count, T* out);
 
 // Friend of PackedWeightsS8: lets the implementation files read and fill it.
 struct PackedWeightsAccess {

@@ -83,12 +83,13 @@ void quantize_multiplier(double real, int32_t* multiplier, int* right_shift) {
 
 // ---- the epilogue of int8_gemm_u8 / int8_gemm_s8, one row segment at a time ------------------------
 
-void detail::requantize_row_reference(const int32_t* acc, const int32_t* multiplier,
-                                      const int* right_shift, int count, int32_t zero_point,
-                                      int32_t lo, int32_t hi, int32_t* out) {
+template <typename T>
+void detail::requantize_row_reference(const RequantRow& p, const int32_t* acc, int count, T* out) {
   for (int c = 0; c < count; ++c) {
-    const int64_t q = int64_t{zero_point} + requantize(acc[c], multiplier[c], right_shift[c]);
-    out[c] = static_cast<int32_t>(std::clamp<int64_t>(q, lo, hi));
+    const auto a = static_cast<int32_t>(static_cast<uint32_t>(acc[c]) +
+                                        static_cast<uint32_t>(p.offset[c]));  // wraps, as run_gemm
+    const int64_t q = int64_t{p.zero_point} + requantize(a, p.multiplier[c], p.right_shift[c]);
+    out[c] = static_cast<T>(std::clamp<int64_t>(q, p.lo, p.hi));
   }
 }
 
@@ -135,45 +136,64 @@ __attribute__((target("avx2"))) __m256i requantize8(__m256i acc, __m256i mult, _
   return _mm256_sub_epi32(_mm256_srav_epi32(x, shift), _mm256_cmpgt_epi32(remainder, threshold));
 }
 
-__attribute__((target("avx2"))) void requantize_row_avx2(const int32_t* acc,
-                                                         const int32_t* multiplier,
-                                                         const int* right_shift, int count,
-                                                         int32_t zero_point, int32_t lo,
-                                                         int32_t hi, int32_t* out) {
+// 8 int32 in [-128, 255] -> 8 bytes at out (exact: the packs only narrow in-range values).
+__attribute__((target("avx2"))) inline void store8(__m256i v, uint8_t* out) {
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(words, words));
+}
+__attribute__((target("avx2"))) inline void store8(__m256i v, int8_t* out) {
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(words, words));
+}
+
+template <typename T>
+__attribute__((target("avx2"))) void requantize_row_avx2(const detail::RequantRow& p,
+                                                         const int32_t* acc, int count, T* out) {
   // Clamp before adding the zero point, so the addition cannot overflow int32.
-  const __m256i zp = _mm256_set1_epi32(zero_point);
-  const __m256i lo_r = _mm256_set1_epi32(lo - zero_point);
-  const __m256i hi_r = _mm256_set1_epi32(hi - zero_point);
+  const __m256i zp = _mm256_set1_epi32(p.zero_point);
+  const __m256i lo = _mm256_set1_epi32(p.lo - p.zero_point);
+  const __m256i hi = _mm256_set1_epi32(p.hi - p.zero_point);
   int c = 0;
   for (; c + 8 <= count; c += 8) {
-    const __m256i shift = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(right_shift + c));
+    const __m256i shift = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.right_shift + c));
     if (_mm256_movemask_ps(_mm256_castsi256_ps(shift)) != 0) {  // a left shift (real >= 1): rare
-      detail::requantize_row_reference(acc + c, multiplier + c, right_shift + c, 8, zero_point, lo,
-                                       hi, out + c);
+      const detail::RequantRow at_c{p.offset + c, p.multiplier + c, p.right_shift + c,
+                                    p.zero_point, p.lo, p.hi};
+      detail::requantize_row_reference(at_c, acc + c, 8, out + c);
       continue;
     }
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
-    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(multiplier + c));
+    const __m256i a = _mm256_add_epi32(  // wraps around, as the reference
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c)),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.offset + c)));
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.multiplier + c));
     __m256i r = requantize8(a, m, shift);
-    r = _mm256_min_epi32(_mm256_max_epi32(r, lo_r), hi_r);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm256_add_epi32(r, zp));
+    r = _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
+    store8(_mm256_add_epi32(r, zp), out + c);
   }
-  detail::requantize_row_reference(acc + c, multiplier + c, right_shift + c, count - c, zero_point,
-                                   lo, hi, out + c);
+  if (c < count) {
+    const detail::RequantRow at_c{p.offset + c, p.multiplier + c, p.right_shift + c, p.zero_point,
+                                  p.lo, p.hi};
+    detail::requantize_row_reference(at_c, acc + c, count - c, out + c);
+  }
 }
 
 }  // namespace
 #endif
 
-void detail::requantize_row(const int32_t* acc, const int32_t* multiplier, const int* right_shift,
-                            int count, int32_t zero_point, int32_t lo, int32_t hi, int32_t* out) {
+template <typename T>
+void detail::requantize_row(const RequantRow& p, const int32_t* acc, int count, T* out) {
 #if defined(__x86_64__)
   if (cpu_features().avx2) {
-    requantize_row_avx2(acc, multiplier, right_shift, count, zero_point, lo, hi, out);
+    requantize_row_avx2(p, acc, count, out);
     return;
   }
 #endif
-  requantize_row_reference(acc, multiplier, right_shift, count, zero_point, lo, hi, out);
+  requantize_row_reference(p, acc, count, out);
 }
+
+template void detail::requantize_row_reference(const RequantRow&, const int32_t*, int, uint8_t*);
+template void detail::requantize_row_reference(const RequantRow&, const int32_t*, int, int8_t*);
+template void detail::requantize_row(const RequantRow&, const int32_t*, int, uint8_t*);
+template void detail::requantize_row(const RequantRow&, const int32_t*, int, int8_t*);
 
 }  // namespace nibble

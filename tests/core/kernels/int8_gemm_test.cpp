@@ -486,14 +486,16 @@ TEST(Int8Requantize, VectorEpilogueMatchesScalarBitForBit) {
   std::uniform_int_distribution<int> shift_d(-3, 31), small(-70000, 70000);
   std::uniform_real_distribution<double> e(-30, 1);
   const int count = 1003;  // not a multiple of 8: the scalar tail runs too
-  std::vector<int32_t> acc(count), mult(count), want(count), got(count);
+  std::vector<int32_t> acc(count), offset(count), mult(count);
   std::vector<int> shift(count);
   for (int trial = 0; trial < 60; ++trial) {
     for (int c = 0; c < count; ++c) {
-      // Mix: full-range accumulators, small ones (many exact ties), and the extremes.
+      // Mix: full-range accumulators, small ones (many exact ties), and the extremes; offsets
+      // that sometimes wrap the 32-bit sum around.
       const int kind = c % 5;
       acc[c] = kind == 0 ? any(rng) : kind == 1 ? std::numeric_limits<int32_t>::min()
              : kind == 2 ? std::numeric_limits<int32_t>::max() : small(rng);
+      offset[c] = c % 3 == 0 ? any(rng) : c % 3 == 1 ? 0 : small(rng);
       if (c % 7 == 0) {
         mult[c] = c % 2 ? 0 : (1 << 30);  // 0, and exactly 0.5: every odd product is a tie
         shift[c] = shift_d(rng);
@@ -501,22 +503,29 @@ TEST(Int8Requantize, VectorEpilogueMatchesScalarBitForBit) {
         quantize_multiplier(std::exp2(e(rng)), &mult[c], &shift[c]);
       }
     }
-    const int32_t zp = trial % 3 == 0 ? 0 : (trial % 3 == 1 ? 128 : -5);
-    const int32_t lo = zp == -5 ? -128 : 0, hi = zp == -5 ? 127 : 255;
-    detail::requantize_row_reference(acc.data(), mult.data(), shift.data(), count, zp, lo, hi,
-                                     want.data());
-    detail::requantize_row(acc.data(), mult.data(), shift.data(), count, zp, lo, hi, got.data());
-    ASSERT_EQ(want, got) << "trial " << trial;
+    const int32_t zp = trial % 3 == 0 ? 0 : (trial % 3 == 1 ? 100 : 3);  // <= hi below
+    const detail::RequantRow row{offset.data(), mult.data(), shift.data(), zp, trial % 2 ? zp : 0,
+                                 trial % 4 < 2 ? 255 : 127};
+    std::vector<uint8_t> want(count), got(count);
+    detail::requantize_row_reference(row, acc.data(), count, want.data());
+    detail::requantize_row(row, acc.data(), count, got.data());
+    ASSERT_EQ(want, got) << "uint8, trial " << trial;
+    const detail::RequantRow srow{offset.data(), mult.data(), shift.data(), zp - 128, -128, 127};
+    std::vector<int8_t> want_s(count), got_s(count);
+    detail::requantize_row_reference(srow, acc.data(), count, want_s.data());
+    detail::requantize_row(srow, acc.data(), count, got_s.data());
+    ASSERT_EQ(want_s, got_s) << "int8, trial " << trial;
   }
-  // And against an independent formula in double for a few hand-picked ties:
-  // acc * 2^30 / 2^31 = acc / 2 rounds half up, then >> 1 rounds half away from zero.
-  const int32_t a[8] = {1, -1, 3, -3, 5, -5, 7, -7};
+  // And against hand-computed ties: acc * 2^30 / 2^31 = acc / 2 rounds half up, then >> 1 rounds
+  // half away from zero; the offset 10 is added first and the zero point 100 last.
+  const int32_t a[8] = {-9, -11, -7, -13, -5, -15, -3, -17};  // + 10: 1, -1, 3, -3, 5, -5, 7, -7
+  const int32_t off[8] = {10, 10, 10, 10, 10, 10, 10, 10};
   const int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
   const int sh[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-  int32_t out[8];
-  detail::requantize_row(a, m, sh, 8, 0, -1000, 1000, out);
-  // a/2 rounded up: 1, 0, 2, -1, 3, -2, 4, -3; then /2 halves away: 1, 0, 1, -1, 2, -1, 2, -2.
-  const int32_t expect[8] = {1, 0, 1, -1, 2, -1, 2, -2};
+  uint8_t out[8];
+  detail::requantize_row(detail::RequantRow{off, m, sh, 100, 0, 255}, a, 8, out);
+  // (a+10)/2 rounded up: 1, 0, 2, -1, 3, -2, 4, -3; then /2 away from zero: 1, 0, 1, -1, 2, -1, 2, -2.
+  const int expect[8] = {101, 100, 101, 99, 102, 99, 102, 98};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(out[i], expect[i]) << "acc " << a[i];
 }
 
