@@ -73,7 +73,7 @@ __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void*
 // Within a 256-bit register the unpack instructions work on each 128-bit half separately, so
 // the low halves hold pairs 0-3 and the high halves pairs 4-7.
 // One step: 16 bytes at src[m] for the six rows -> `pairs` (<= 8) packed pairs at dst.
-__attribute__((target("avx2"))) void pack16_avx2(const uint8_t* const* src, uint8_t xor_mask,
+__attribute__((target("avx2"))) inline void pack16_avx2(const uint8_t* const* src, uint8_t xor_mask,
                                                  int pairs, uint8_t* dst) {
   const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
   __m256i r[kMR];
@@ -108,7 +108,8 @@ __attribute__((target("avx2"))) void pack16_avx2(const uint8_t* const* src, uint
   }
 }
 
-void pack_a_avx2(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel) {
+__attribute__((target("avx2"))) void pack_a_avx2(const uint8_t* const* rows, int64_t K,
+                                                 uint8_t xor_mask, void* panel) {
   pack_panel_in_steps_of_16<kMR>(rows, K, xor_mask, kKG, kMR * kKG * 2,
                                  static_cast<uint8_t*>(panel), pack16_avx2);
 }

@@ -87,7 +87,7 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2; }
 //   rows 4-5: vpunpck{l,h}dq gives (r4 q, r5 q) side by side, 8 bytes per quad
 // then 16 + 8 = 24 bytes per quad.
 namespace {
-__attribute__((target("avx2"))) void pack16_6x4(const uint8_t* const* src, uint8_t xor_mask,
+__attribute__((target("avx2"))) inline void pack16_6x4(const uint8_t* const* src, uint8_t xor_mask,
                                                 int quads, uint8_t* dst) {
   const __m128i mask = _mm_set1_epi8(static_cast<char>(xor_mask));
   __m128i r[kMR];
@@ -110,7 +110,8 @@ __attribute__((target("avx2"))) void pack16_6x4(const uint8_t* const* src, uint8
 }
 }  // namespace
 
-void pack_a_6x4_u8_avx2(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel) {
+__attribute__((target("avx2"))) void pack_a_6x4_u8_avx2(const uint8_t* const* rows, int64_t K,
+                                                        uint8_t xor_mask, void* panel) {
   pack_panel_in_steps_of_16<kMR>(rows, K, xor_mask, kKG, kMR * kKG,
                                  static_cast<uint8_t*>(panel), pack16_6x4);
 }

@@ -98,7 +98,8 @@ namespace {
 
 // round(a * b / 2^31), exact halves up, for lanes 0, 2, 4, 6 of a and b, as 64-bit results: the
 // step saturating_rounding_doubling_high_mul does per element.
-__attribute__((target("avx2"))) __m256i high_mul_even_lanes(__m256i a, __m256i b) {
+__attribute__((target("avx2"), always_inline)) inline __m256i high_mul_even_lanes(__m256i a,
+                                                                                  __m256i b) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i ab = _mm256_mul_epi32(a, b);  // exact int64 products of the even lanes
   const __m256i negative = _mm256_cmpgt_epi64(zero, ab);
@@ -118,7 +119,9 @@ __attribute__((target("avx2"))) __m256i high_mul_even_lanes(__m256i a, __m256i b
 // The same arithmetic as requantize() on 8 lanes; right shifts must be >= 0 and multipliers >= 0
 // (int8_gemm_u8/s8 check the latter, so the one saturating case INT32_MIN * INT32_MIN of
 // saturating_rounding_doubling_high_mul cannot occur).
-__attribute__((target("avx2"))) __m256i requantize8(__m256i acc, __m256i mult, __m256i shift) {
+__attribute__((target("avx2"), always_inline)) inline __m256i requantize8(__m256i acc,
+                                                                          __m256i mult,
+                                                                          __m256i shift) {
   const __m256i zero = _mm256_setzero_si256();
   // 1. The rounding high multiply: even lanes, then odd lanes moved down into even position.
   const __m256i even = high_mul_even_lanes(acc, mult);
