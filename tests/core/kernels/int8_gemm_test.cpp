@@ -288,10 +288,10 @@ TEST_P(EachKernel, OutputStagesMatchScalar) {
 #if defined(_OPENMP)
 TEST_P(EachKernel, SameResultWithOneOrTwoThreads) {
   // The driver splits work two ways (int8_gemm.cpp, run_gemm): A packed per block by the thread
-  // that uses it (one thread, or many rows: the 3000-row case, a convolution's pixel rows), or
-  // packed once and shared (two threads and few rows: the 97-row case). All must agree.
+  // that uses it (one thread, or many rows: the 97- and 3000-row cases, a convolution's pixel
+  // rows), or packed once and shared (two threads and few rows: the 30-row case). All must agree.
   std::mt19937 rng(6);
-  for (const Shape s : {Shape{97, 131, 515}, Shape{3000, 20, 203}}) {
+  for (const Shape s : {Shape{97, 131, 515}, Shape{3000, 20, 203}, Shape{30, 400, 300}}) {
     const Activations a =
         in_domain(random_activations(rng, s.M % 2 == 0 && takes_signed(), s.M, s.K));
     const auto W = random_weights(rng, s.N, s.K);
