@@ -280,9 +280,10 @@ void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W,
   check_activation_range(op, A, detail::kernel_info(W.kernel()));
 }
 
-// Runs the GEMM and hands each finished row segment of raw int32 tile values to
-// store(m, n0, v, offset, count); the store adds offset[c] (bias - za * colsum, see below) in its
-// own vectorised loop, wrapping around in 32 bits, as it writes row m, columns n0 .. n0+count-1.
+// Runs the GEMM and hands each finished tile of raw int32 values to
+//   store(m0, rows, n0, cols, v, ldv, offset):  rows m0.., columns n0.. of C, v[r * ldv + c];
+// the store adds offset[c] (bias - za * colsum, see below) in its own vectorised loop, wrapping
+// around in 32 bits. A whole tile per call, so per-column constants are loaded once per tile.
 // `micro` computes one tile (normally the kernel's SIMD micro-kernel).
 template <class Micro, class Store>
 void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
@@ -318,8 +319,7 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
     for (int64_t mp = first; mp < last; ++mp) {
       micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile);
       const int rows = static_cast<int>(std::min<int64_t>(L.mr, M - mp * L.mr));
-      for (int r = 0; r < rows; ++r)
-        store(mp * L.mr + r, n0, tile + r * L.nr, col_offset.data() + n0, cols);
+      store(mp * L.mr, rows, n0, cols, tile, L.nr, col_offset.data() + n0);
     }
   };
 
@@ -393,10 +393,12 @@ inline int32_t add_wrapping(int32_t v, int32_t offset) {
 struct StoreS32 {
   int32_t* C;
   int64_t ldc;
-  void operator()(int64_t m, int64_t n0, const int32_t* v, const int32_t* offset,
-                  int count) const {
-    int32_t* out = C + m * ldc + n0;
-    for (int c = 0; c < count; ++c) out[c] = add_wrapping(v[c], offset[c]);
+  void operator()(int64_t m0, int rows, int64_t n0, int cols, const int32_t* v, int ldv,
+                  const int32_t* offset) const {
+    for (int r = 0; r < rows; ++r) {
+      int32_t* out = C + (m0 + r) * ldc + n0;
+      for (int c = 0; c < cols; ++c) out[c] = add_wrapping(v[r * ldv + c], offset[c]);
+    }
   }
 };
 
@@ -405,12 +407,14 @@ struct StoreF32 {
   int64_t ldc;
   const float* scale;  // input_scale * weight_scale[n]
   const float* bias;   // may be null
-  void operator()(int64_t m, int64_t n0, const int32_t* v, const int32_t* offset,
-                  int count) const {
-    float* out = C + m * ldc + n0;
-    for (int c = 0; c < count; ++c)
-      out[c] = static_cast<float>(add_wrapping(v[c], offset[c])) * scale[n0 + c] +
-               (bias ? bias[n0 + c] : 0.0f);
+  void operator()(int64_t m0, int rows, int64_t n0, int cols, const int32_t* v, int ldv,
+                  const int32_t* offset) const {
+    for (int r = 0; r < rows; ++r) {
+      float* out = C + (m0 + r) * ldc + n0;
+      for (int c = 0; c < cols; ++c)
+        out[c] = static_cast<float>(add_wrapping(v[r * ldv + c], offset[c])) * scale[n0 + c] +
+                 (bias ? bias[n0 + c] : 0.0f);
+    }
   }
 };
 
@@ -422,10 +426,10 @@ struct StoreQ8 {
   const int* right_shifts;     // [N]
   int32_t zero_point;
   int32_t lo, hi;  // output range, lo raised to the zero point for the fused ReLU
-  void operator()(int64_t m, int64_t n0, const int32_t* v, const int32_t* offset,
-                  int count) const {
+  void operator()(int64_t m0, int rows, int64_t n0, int cols, const int32_t* v, int ldv,
+                  const int32_t* offset) const {
     const detail::RequantRow row{offset, multipliers + n0, right_shifts + n0, zero_point, lo, hi};
-    detail::requantize_row(row, v, count, C + m * ldc + n0);
+    detail::requantize_tile(row, v, ldv, rows, cols, C + m0 * ldc + n0, ldc);
   }
 };
 

@@ -100,9 +100,10 @@ void pack_a_panel_reference(const KernelInfo& layout, const uint8_t* const* rows
 //   out[c] = clamp(zero_point + requantize(acc[c] + offset[c], multiplier[c], right_shift[c]),
 //                  lo, hi)
 // where acc + offset (the driver's per-column bias - za * colsum) wraps around in 32 bits.
-// The arrays point at the segment's first column. requantize_row uses AVX2 when the CPU has it
-// (8 columns per step, bytes stored straight from the register) and is bit-identical to the
-// reference. T is uint8_t or int8_t.
+// The arrays point at the segment's first column. requantize_tile applies it to `rows` rows of
+// acc (row stride acc_stride) into out (row stride out_stride): AVX2 when the CPU has it (8
+// columns per step, each column's constants loaded once per tile, bytes stored straight from
+// the register), bit-identical to requantize_row_reference row by row. T is uint8_t or int8_t.
 struct RequantRow {
   const int32_t* offset;
   const int32_t* multiplier;
@@ -112,7 +113,8 @@ struct RequantRow {
 template <typename T>
 void requantize_row_reference(const RequantRow& p, const int32_t* acc, int count, T* out);
 template <typename T>
-void requantize_row(const RequantRow& p, const int32_t* acc, int count, T* out);
+void requantize_tile(const RequantRow& p, const int32_t* acc, int64_t acc_stride, int rows,
+                     int count, T* out, int64_t out_stride);
 
 // Friend of PackedWeightsS8: lets the implementation files read and fill it.
 struct PackedWeightsAccess {

@@ -150,33 +150,41 @@ __attribute__((target("avx2"))) inline void store8(__m256i v, int8_t* out) {
 }
 
 template <typename T>
-__attribute__((target("avx2"))) void requantize_row_avx2(const detail::RequantRow& p,
-                                                         const int32_t* acc, int count, T* out) {
+__attribute__((target("avx2"))) void requantize_tile_avx2(const detail::RequantRow& p,
+                                                          const int32_t* acc, int64_t acc_stride,
+                                                          int rows, int count, T* out,
+                                                          int64_t out_stride) {
   // Clamp before adding the zero point, so the addition cannot overflow int32.
   const __m256i zp = _mm256_set1_epi32(p.zero_point);
   const __m256i lo = _mm256_set1_epi32(p.lo - p.zero_point);
   const __m256i hi = _mm256_set1_epi32(p.hi - p.zero_point);
   int c = 0;
   for (; c + 8 <= count; c += 8) {
+    // The column constants, once for all rows of the tile.
     const __m256i shift = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.right_shift + c));
+    const detail::RequantRow at_c{p.offset + c, p.multiplier + c, p.right_shift + c,
+                                  p.zero_point, p.lo, p.hi};
     if (_mm256_movemask_ps(_mm256_castsi256_ps(shift)) != 0) {  // a left shift (real >= 1): rare
-      const detail::RequantRow at_c{p.offset + c, p.multiplier + c, p.right_shift + c,
-                                    p.zero_point, p.lo, p.hi};
-      detail::requantize_row_reference(at_c, acc + c, 8, out + c);
+      for (int r = 0; r < rows; ++r)
+        detail::requantize_row_reference(at_c, acc + r * acc_stride + c, 8, out + r * out_stride + c);
       continue;
     }
-    const __m256i a = _mm256_add_epi32(  // wraps around, as the reference
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c)),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.offset + c)));
+    const __m256i offset = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.offset + c));
     const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.multiplier + c));
-    __m256i r = requantize8(a, m, shift);
-    r = _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
-    store8(_mm256_add_epi32(r, zp), out + c);
+    for (int r = 0; r < rows; ++r) {  // independent rows: the out-of-order core overlaps them
+      const __m256i a = _mm256_add_epi32(  // wraps around, as the reference
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * acc_stride + c)), offset);
+      __m256i q = requantize8(a, m, shift);
+      q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+      store8(_mm256_add_epi32(q, zp), out + r * out_stride + c);
+    }
   }
   if (c < count) {
     const detail::RequantRow at_c{p.offset + c, p.multiplier + c, p.right_shift + c, p.zero_point,
                                   p.lo, p.hi};
-    detail::requantize_row_reference(at_c, acc + c, count - c, out + c);
+    for (int r = 0; r < rows; ++r)
+      detail::requantize_row_reference(at_c, acc + r * acc_stride + c, count - c,
+                                       out + r * out_stride + c);
   }
 }
 
@@ -184,19 +192,23 @@ __attribute__((target("avx2"))) void requantize_row_avx2(const detail::RequantRo
 #endif
 
 template <typename T>
-void detail::requantize_row(const RequantRow& p, const int32_t* acc, int count, T* out) {
+void detail::requantize_tile(const RequantRow& p, const int32_t* acc, int64_t acc_stride, int rows,
+                             int count, T* out, int64_t out_stride) {
 #if defined(__x86_64__)
   if (cpu_features().avx2) {
-    requantize_row_avx2(p, acc, count, out);
+    requantize_tile_avx2(p, acc, acc_stride, rows, count, out, out_stride);
     return;
   }
 #endif
-  requantize_row_reference(p, acc, count, out);
+  for (int r = 0; r < rows; ++r)
+    requantize_row_reference(p, acc + r * acc_stride, count, out + r * out_stride);
 }
 
 template void detail::requantize_row_reference(const RequantRow&, const int32_t*, int, uint8_t*);
 template void detail::requantize_row_reference(const RequantRow&, const int32_t*, int, int8_t*);
-template void detail::requantize_row(const RequantRow&, const int32_t*, int, uint8_t*);
-template void detail::requantize_row(const RequantRow&, const int32_t*, int, int8_t*);
+template void detail::requantize_tile(const RequantRow&, const int32_t*, int64_t, int, int,
+                                      uint8_t*, int64_t);
+template void detail::requantize_tile(const RequantRow&, const int32_t*, int64_t, int, int,
+                                      int8_t*, int64_t);
 
 }  // namespace nibble

@@ -473,11 +473,11 @@ TEST(Int8Requantize, QuantizeMultiplier) {
   EXPECT_THROW(quantize_multiplier(4e9, &m, &s), Error);
 }
 
-// The vectorised epilogue (requantize_row) must give the bytes of the scalar one, including the
+// The vectorised epilogue (requantize_tile) must give the bytes of the scalar one, including the
 // rounding ties and the extremes of the int32 range.
 TEST(Int8Requantize, VectorEpilogueMatchesScalarBitForBit) {
   if (!cpu_features().avx2) {
-    std::cout << "[ skipped  ] CPU lacks avx2, so requantize_row IS the reference; has: "
+    std::cout << "[ skipped  ] CPU lacks avx2, so requantize_tile IS the reference; has: "
               << cpu_features().summary() << "\n";
   }
   std::mt19937 rng(12);
@@ -508,13 +508,25 @@ TEST(Int8Requantize, VectorEpilogueMatchesScalarBitForBit) {
                                  trial % 4 < 2 ? 255 : 127};
     std::vector<uint8_t> want(count), got(count);
     detail::requantize_row_reference(row, acc.data(), count, want.data());
-    detail::requantize_row(row, acc.data(), count, got.data());
+    detail::requantize_tile(row, acc.data(), 0, 1, count, got.data(), 0);
     ASSERT_EQ(want, got) << "uint8, trial " << trial;
     const detail::RequantRow srow{offset.data(), mult.data(), shift.data(), zp - 128, -128, 127};
     std::vector<int8_t> want_s(count), got_s(count);
     detail::requantize_row_reference(srow, acc.data(), count, want_s.data());
-    detail::requantize_row(srow, acc.data(), count, got_s.data());
+    detail::requantize_tile(srow, acc.data(), 0, 1, count, got_s.data(), 0);
     ASSERT_EQ(want_s, got_s) << "int8, trial " << trial;
+  }
+  // A whole tile, 6 rows x 21 columns with row strides, as the GEMM driver passes it.
+  {
+    const int rows = 6, cols = 21, ld_acc = 32, ld_out = 40;
+    std::vector<int32_t> tile(rows * ld_acc);
+    for (auto& v : tile) v = small(rng) * 100;
+    const detail::RequantRow row{offset.data(), mult.data(), shift.data(), 7, 7, 255};
+    std::vector<uint8_t> want(rows * ld_out, 0xEE), got(rows * ld_out, 0xEE);
+    for (int r = 0; r < rows; ++r)
+      detail::requantize_row_reference(row, tile.data() + r * ld_acc, cols, want.data() + r * ld_out);
+    detail::requantize_tile(row, tile.data(), ld_acc, rows, cols, got.data(), ld_out);
+    EXPECT_EQ(want, got);  // including the untouched bytes between rows
   }
   // And against hand-computed ties: acc * 2^30 / 2^31 = acc / 2 rounds half up, then >> 1 rounds
   // half away from zero; the offset 10 is added first and the zero point 100 last.
@@ -523,7 +535,7 @@ TEST(Int8Requantize, VectorEpilogueMatchesScalarBitForBit) {
   const int32_t m[8] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
   const int sh[8] = {1, 1, 1, 1, 1, 1, 1, 1};
   uint8_t out[8];
-  detail::requantize_row(detail::RequantRow{off, m, sh, 100, 0, 255}, a, 8, out);
+  detail::requantize_tile(detail::RequantRow{off, m, sh, 100, 0, 255}, a, 0, 1, 8, out, 0);
   // (a+10)/2 rounded up: 1, 0, 2, -1, 3, -2, 4, -3; then /2 away from zero: 1, 0, 1, -1, 2, -1, 2, -2.
   const int expect[8] = {101, 100, 101, 99, 102, 99, 102, 98};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(out[i], expect[i]) << "acc " << a[i];
