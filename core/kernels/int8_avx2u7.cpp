@@ -24,6 +24,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "core/kernels/int8_pack_x86.h"
 #endif
 
 namespace nibble::detail {

@@ -63,30 +63,6 @@ void micro_reference(const KernelInfo& layout, const void* a_panel, const void* 
                      int64_t kgroups, int32_t* c);
 
 #if defined(__x86_64__)
-// Drives a fast A packer that handles 16 k-values of all MR rows per step:
-//   step(src, xor_mask, groups, dst) packs 16 bytes at each src[m] as `groups` k-groups at dst.
-// Full steps read the rows in place. The last K % 16 values are copied, flipped by xor_mask, into
-// zero-filled 16-byte rows (the padding must stay 0, not 0 ^ mask), and the step then writes only
-// the k-groups that exist, so the panel needs no slack at its end.
-// (x86 only, and compiled for AVX2 so that the AVX2 step inlines into the loop.)
-template <int MR, class Step>
-__attribute__((target("avx2"))) void pack_panel_in_steps_of_16(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, int kg,
-                               int64_t bytes_per_group, uint8_t* out, const Step& step) {
-  const uint8_t* src[MR];
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    for (int m = 0; m < MR; ++m) src[m] = rows[m] + k;
-    step(src, xor_mask, 16 / kg, out + (k / kg) * bytes_per_group);
-  }
-  if (k == K) return;
-  alignas(16) uint8_t tail[MR][16] = {};
-  for (int m = 0; m < MR; ++m) {
-    for (int64_t i = 0; i < K - k; ++i) tail[m][i] = rows[m][k + i] ^ xor_mask;
-    src[m] = tail[m];
-  }
-  step(src, uint8_t{0}, static_cast<int>((K - k + kg - 1) / kg), out + (k / kg) * bytes_per_group);
-}
-
 // The fast A packer of the [K/4][6][4] uint8 layout (avx2u7 and avxvnni), int8_avx2u7.cpp.
 void pack_a_6x4_u8_avx2(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel);
 #endif
