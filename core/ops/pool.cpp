@@ -75,6 +75,26 @@ inline void clip_window(int64_t start, int64_t k, int64_t n, int64_t& lo, int64_
   hi = start + k > n ? n : start + k;
 }
 
+// The walk all three window loops share: calls window(plane, o, h0, h1, w0, w1) for every output
+// pixel, o its flat index in [N, C, OH, OW] and [h0, h1) x [w0, w1) its window clipped to the
+// plane's real pixels (padding is handled by each caller's rule). Planes are split over threads;
+// each call touches only its own plane, so no two threads write the same memory.
+template <class Window>
+void for_each_window(const PoolGeometry& g, const Window& window) {
+#pragma omp parallel for schedule(static) if (g.parallel())
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0, h1;
+      clip_window(oh * g.sh - g.ph, g.KH, g.H, h0, h1);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        int64_t w0, w1;
+        clip_window(ow * g.sw - g.pw, g.KW, g.W, w0, w1);
+        window(plane, (plane * g.OH + oh) * g.OW + ow, h0, h1, w0, w1);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding) {
@@ -95,35 +115,26 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding
   const int64_t n = x.numel();
   for (int64_t i = 0; i < n; ++i) has_nan |= xd[i] != xd[i];
   auto pool = [&](auto nan_aware) {
-#pragma omp parallel for schedule(static) if (g.parallel())
-    for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    for_each_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0,
+                           int64_t w1) {
       const float* xp = xd + plane * g.H * g.W;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        int64_t h0, h1;
-        clip_window(oh * g.sh - g.ph, g.KH, g.H, h0, h1);
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t w0, w1;
-          clip_window(ow * g.sw - g.pw, g.KW, g.W, w0, w1);
-          // Start from the window's first real pixel; padding (-inf) can never beat it.
-          int64_t best_at = h0 * g.W + w0;
-          float best = xp[best_at];
-          for (int64_t h = h0; h < h1; ++h) {
-            for (int64_t w = w0; w < w1; ++w) {
-              const float v = xp[h * g.W + w];
-              // Strictly greater: the first maximum wins ties. A NaN wins too (once), so it
-              // propagates to the output as in PyTorch instead of silently disappearing.
-              bool take = v > best;
-              if constexpr (decltype(nan_aware)::value) take = take || (v != v && best == best);
-              best = take ? v : best;  // selects (maxss, cmov) rather than branches
-              best_at = take ? h * g.W + w : best_at;
-            }
-          }
-          const int64_t o = (plane * g.OH + oh) * g.OW + ow;
-          od[o] = best;
-          if (keep_argmax) am[o] = best_at;
+      // Start from the window's first real pixel; padding (-inf) can never beat it.
+      int64_t best_at = h0 * g.W + w0;
+      float best = xp[best_at];
+      for (int64_t h = h0; h < h1; ++h) {
+        for (int64_t w = w0; w < w1; ++w) {
+          const float v = xp[h * g.W + w];
+          // Strictly greater: the first maximum wins ties. A NaN wins too (once), so it
+          // propagates to the output as in PyTorch instead of silently disappearing.
+          bool take = v > best;
+          if constexpr (decltype(nan_aware)::value) take = take || (v != v && best == best);
+          best = take ? v : best;  // selects (maxss, cmov) rather than branches
+          best_at = take ? h * g.W + w : best_at;
         }
       }
-    }
+      od[o] = best;
+      if (keep_argmax) am[o] = best_at;
+    });
   };
   if (has_nan) pool(std::true_type{});
   else pool(std::false_type{});
@@ -155,46 +166,30 @@ Tensor avg_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding
 
   const float* xd = x.data();
   float* od = out.data();
-#pragma omp parallel for schedule(static) if (g.parallel())
-  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+  for_each_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0,
+                         int64_t w1) {
     const float* xp = xd + plane * g.H * g.W;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      int64_t h0, h1;
-      clip_window(oh * g.sh - g.ph, g.KH, g.H, h0, h1);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        int64_t w0, w1;
-        clip_window(ow * g.sw - g.pw, g.KW, g.W, w0, w1);
-        float total = 0.0f;  // padding adds zeros, so only real pixels are summed
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) total += xp[h * g.W + w];
-        }
-        od[(plane * g.OH + oh) * g.OW + ow] = total * inv_area;
-      }
+    float total = 0.0f;  // padding adds zeros, so only real pixels are summed
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t w = w0; w < w1; ++w) total += xp[h * g.W + w];
     }
-  }
+    od[o] = total * inv_area;
+  });
 
   return record("avg_pool2d", out, {input}, [g, inv_area](const Tensor& grad_out) {
     const Tensor dy = grad_out.contiguous();  // [N, C, OH, OW]
     Tensor dx = Tensor::zeros({g.N, g.C, g.H, g.W});
     const float* dyd = dy.data();
     float* dxd = dx.data();
-#pragma omp parallel for schedule(static) if (g.parallel())
-    for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    for_each_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0,
+                           int64_t w1) {
       float* dxp = dxd + plane * g.H * g.W;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        int64_t h0, h1;
-        clip_window(oh * g.sh - g.ph, g.KH, g.H, h0, h1);
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t w0, w1;
-          clip_window(ow * g.sw - g.pw, g.KW, g.W, w0, w1);
-          // every pixel of the window contributed x/(KH*KW) to this output
-          const float share = dyd[(plane * g.OH + oh) * g.OW + ow] * inv_area;
-          for (int64_t h = h0; h < h1; ++h) {
-            for (int64_t w = w0; w < w1; ++w) dxp[h * g.W + w] += share;
-          }
-        }
+      // every pixel of the window contributed x/(KH*KW) to this output
+      const float share = dyd[o] * inv_area;
+      for (int64_t h = h0; h < h1; ++h) {
+        for (int64_t w = w0; w < w1; ++w) dxp[h * g.W + w] += share;
       }
-    }
+    });
     return grads{dx};
   });
 }
