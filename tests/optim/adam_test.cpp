@@ -12,7 +12,7 @@ namespace nibble::optim {
 namespace {
 
 using test::param;
-using test::shifted_quadratic_backward;
+using test::expect_follows_reference;
 
 TEST(OptimAdam, FirstStepMovesByLr) {
   // t=1: m_hat = g, v_hat = g^2, so the step is lr * g / (|g| + eps) = lr * sign(g), whatever |g|.
@@ -103,26 +103,10 @@ struct RefAdam {
 
 template <typename Opt, typename Options>
 void expect_matches_reference(Options o, bool decoupled) {
-  const std::vector<float> a_values = {1.0f, 0.5f, 2.0f, 0.1f, 4.0f};
-  const std::vector<float> p0 = {1.0f, -2.0f, 0.5f, 3.0f, -0.25f};
-  const std::vector<float> c_values = {0.5f, 1.0f, -1.0f, 2.0f, 0.0f};
-  const Tensor a = Tensor::from_vector(a_values);
-  const Tensor c = Tensor::from_vector(c_values);
-  Tensor p = param(p0);
-  Opt opt({p}, o);
-  RefAdam ref{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, decoupled, {}, {}};
-  std::vector<double> q(p0.begin(), p0.end());
-  for (int step = 0; step < 20; ++step) {
-    opt.zero_grad();
-    shifted_quadratic_backward(p, a, c);
-    opt.step();
-    std::vector<double> g(q.size());
-    for (size_t j = 0; j < q.size(); ++j) g[j] = a_values[j] * (q[j] - c_values[j]);
-    ref.step(q, g);
-    for (size_t j = 0; j < q.size(); ++j) {
-      ASSERT_NEAR(p.data()[j], q[j], 2e-5 * (1 + std::abs(q[j]))) << "step " << step << " entry " << j;
-    }
-  }
+  expect_follows_reference<Opt>(o, RefAdam{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay,
+                                           decoupled, {}, {}},
+                                {1.0f, 0.5f, 2.0f, 0.1f, 4.0f}, {1.0f, -2.0f, 0.5f, 3.0f, -0.25f},
+                                {0.5f, 1.0f, -1.0f, 2.0f, 0.0f}, 20, 2e-5);
 }
 
 TEST(OptimAdam, MatchesReferenceWithL2) {

@@ -12,7 +12,7 @@ namespace nibble::optim {
 namespace {
 
 using test::param;
-using test::shifted_quadratic_backward;
+using test::expect_follows_reference;
 
 // Runs `steps` SGD steps on loss = p^2 (gradient 2p) from p = 1 and returns the trajectory.
 std::vector<float> sgd_on_square(SgdOptions options, int steps) {
@@ -100,26 +100,10 @@ struct RefSgd {
 
 // 10 steps on loss = 0.5 * sum(a * (p - c)^2) with every option switched on, against RefSgd.
 void expect_matches_reference(SgdOptions o) {
-  const std::vector<float> a_values = {1.0f, 0.5f, 2.0f, 0.1f};
-  const std::vector<float> p0 = {1.0f, -2.0f, 0.5f, 3.0f};
-  const std::vector<float> c_values = {0.5f, 1.0f, -1.0f, 2.0f};
-  const Tensor a = Tensor::from_vector(a_values);
-  const Tensor c = Tensor::from_vector(c_values);
-  Tensor p = param(p0);
-  SGD opt({p}, o);
-  RefSgd ref{o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov, {}};
-  std::vector<double> q(p0.begin(), p0.end());
-  for (int step = 0; step < 10; ++step) {
-    opt.zero_grad();
-    shifted_quadratic_backward(p, a, c);
-    opt.step();
-    std::vector<double> g(q.size());
-    for (size_t j = 0; j < q.size(); ++j) g[j] = a_values[j] * (q[j] - c_values[j]);
-    ref.step(q, g);
-    for (size_t j = 0; j < q.size(); ++j) {
-      ASSERT_NEAR(p.data()[j], q[j], 1e-5 * (1 + std::abs(q[j]))) << "step " << step << " entry " << j;
-    }
-  }
+  expect_follows_reference<SGD>(o, RefSgd{o.lr, o.momentum, o.dampening, o.weight_decay,
+                                          o.nesterov, {}},
+                                {1.0f, 0.5f, 2.0f, 0.1f}, {1.0f, -2.0f, 0.5f, 3.0f},
+                                {0.5f, 1.0f, -1.0f, 2.0f}, 10, 1e-5);
 }
 
 TEST(OptimSGD, MatchesReferenceMomentumDampeningDecay) {
