@@ -32,20 +32,22 @@ constexpr int kMR = 6, kNR = 16, kKG = 2;
 
 // 6 x 16 tile = 6 rows x 2 ymm of 8 int32: 12 accumulators + 2 B vectors + 1 broadcast A
 // = 15 of the 16 ymm registers, so nothing spills.
+// kRows = 6: the full tile; kRows = 1: row 0 only (micro_1row), same panels.
+template <int kRows>
 __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void* b_panel,
                                                 int64_t kgroups, int32_t* c) {
   const auto* a = static_cast<const uint8_t*>(a_panel);  // [kgroups][6][2] int16
   const auto* b = static_cast<const uint8_t*>(b_panel);  // [kgroups][16][2] int16
-  __m256i acc[kMR][2];
+  __m256i acc[kRows][2];
 #pragma GCC unroll 6
-  for (int m = 0; m < kMR; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_si256();
+  for (int m = 0; m < kRows; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_si256();
 
   for (int64_t g = 0; g < kgroups; ++g) {
     // Lane n of b0 holds the int16 pair (B[2g][n], B[2g+1][n]) for columns 0..7, b1 for 8..15.
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
 #pragma GCC unroll 6
-    for (int m = 0; m < kMR; ++m) {
+    for (int m = 0; m < kRows; ++m) {
       // Broadcast row m's int16 pair (A[m][2g], A[m][2g+1]) as one 32-bit value to all 8 lanes.
       int32_t pair;
       std::memcpy(&pair, a + 4 * m, 4);
@@ -58,7 +60,7 @@ __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void*
     b += kNR * kKG * 2;
   }
 #pragma GCC unroll 6
-  for (int m = 0; m < kMR; ++m) {
+  for (int m = 0; m < kRows; ++m) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR), acc[m][0]);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR + 8), acc[m][1]);
   }
@@ -116,10 +118,12 @@ __attribute__((target("avx2"))) void pack_a_avx2(const uint8_t* const* rows, int
                                  static_cast<uint8_t*>(panel), pack16_avx2);
 }
 
-constexpr MicroKernel kMicro = micro_avx2;
+constexpr MicroKernel kMicro = micro_avx2<kMR>;
+constexpr MicroKernel kMicro1 = micro_avx2<1>;
 constexpr PackPanelA kPackA = pack_a_avx2;
 #else
 constexpr MicroKernel kMicro = nullptr;  // not an x86-64 build
+constexpr MicroKernel kMicro1 = nullptr;
 constexpr PackPanelA kPackA = nullptr;
 #endif
 
@@ -129,7 +133,7 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2; }
 
 const KernelInfo& kernel_info_avx2() {
   static const KernelInfo info{Int8Kernel::kAvx2, "avx2", kMR, kNR, kKG,
-                               PackedType::kS16, PackedType::kS16, kMicro, cpu_has, kPackA, 255};
+                               PackedType::kS16, PackedType::kS16, kMicro, cpu_has, kPackA, 255, kMicro1};
   return info;
 }
 

@@ -193,9 +193,8 @@ int32_t domain_shift(bool input_signed, PackedType a_type) {
   return (kernel_signed ? -128 : 0) - (input_signed ? -128 : 0);
 }
 
-// Packs A's row panels [p0, p1) into `out` (consecutive panels). Full panels go to the kernel's
-// fast packer when it has one and the CPU runs it; the last, partial panel (and every panel of a
-// kernel without one, or when emulating a layout) to the reference.
+// Packs A's row panels [p0, p1) into `out` (consecutive panels), with the kernel's fast packer
+// when it has one and the CPU runs it, else (and when emulating a layout) with the reference.
 void pack_a_panels(const QuantizedInput& A, int64_t lda, const KernelInfo& L, int64_t p0,
                    int64_t p1, int8_t* out) {
   const uint8_t xor_mask = domain_shift(A.is_signed, L.a_type) == 0 ? 0 : 0x80;
@@ -204,14 +203,15 @@ void pack_a_panels(const QuantizedInput& A, int64_t lda, const KernelInfo& L, in
   const auto* base = static_cast<const uint8_t*>(A.data);  // int8 input: same bytes, see xor_mask
   for (int64_t p = p0; p < p1; ++p) {
     const uint8_t* rows[detail::kMaxTile];
-    bool full = true;
     for (int m = 0; m < L.mr; ++m) {
       const int64_t row = p * L.mr + m;
-      rows[m] = row < A.M ? base + row * lda : nullptr;
-      full = full && row < A.M;
+      // Rows past M (the last panel's padding) only produce tile rows the driver discards, so
+      // the fast packer may fill them with any real row: here the panel's first. (The reference
+      // writes zeros there, which is what the layout tests compare.)
+      rows[m] = row < A.M ? base + row * lda : (fast != nullptr ? rows[0] : nullptr);
     }
     int8_t* panel = out + (p - p0) * panel_bytes;
-    if (full && fast != nullptr) fast(rows, A.K, xor_mask, panel);
+    if (fast != nullptr) fast(rows, A.K, xor_mask, panel);
     else detail::pack_a_panel_reference(L, rows, A.K, xor_mask, panel);
   }
 }
@@ -317,8 +317,8 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
     const int64_t n0 = np * L.nr;
     const int cols = static_cast<int>(std::min<int64_t>(L.nr, N - n0));
     for (int64_t mp = first; mp < last; ++mp) {
-      micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile);
       const int rows = static_cast<int>(std::min<int64_t>(L.mr, M - mp * L.mr));
+      micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile, rows);
       store(mp * L.mr, rows, n0, cols, tile, L.nr, col_offset.data() + n0);
     }
   };
@@ -377,10 +377,14 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
   }
 }
 
-// Calls the kernel's own micro-kernel.
+// Calls the kernel's own micro-kernel; its one-row variant when the panel has a single real row.
 struct NativeMicro {
-  detail::MicroKernel fn;
-  void operator()(const void* a, const void* b, int64_t kg, int32_t* c) const { fn(a, b, kg, c); }
+  explicit NativeMicro(const KernelInfo& L) : full(L.micro), one_row(L.micro_1row) {}
+  detail::MicroKernel full, one_row;
+  void operator()(const void* a, const void* b, int64_t kg, int32_t* c, int rows) const {
+    if (rows == 1 && one_row != nullptr) one_row(a, b, kg, c);
+    else full(a, b, kg, c);
+  }
 };
 
 // ---- output stages -------------------------------------------------------------------------------------
@@ -469,7 +473,7 @@ void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, 
   const StoreQ8<T> store{C, ldc == 0 ? W.N() : ldc, multipliers.data(), shifts.data(),
                          rq.zero_point, rq.relu ? std::max(lo, rq.zero_point) : lo,
                          std::min(hi, rq.max_value)};
-  run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro}, store);
+  run_gemm(A, W, bias, NativeMicro(detail::kernel_info(W.kernel())), store);
 }
 
 }  // namespace
@@ -479,7 +483,7 @@ void gemm_q8(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, 
 void int8_gemm_s32(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* bias,
                    int32_t* C, int64_t ldc) {
   validate("int8_gemm_s32", A, W, C, ldc);
-  run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro},
+  run_gemm(A, W, bias, NativeMicro(detail::kernel_info(W.kernel())),
            StoreS32{C, ldc == 0 ? W.N() : ldc});
 }
 
@@ -489,7 +493,7 @@ void int8_gemm_f32(const QuantizedInput& A, const PackedWeightsS8& W, const int3
   std::vector<float> scale(static_cast<size_t>(W.N()));
   for (int64_t n = 0; n < W.N(); ++n)
     scale[n] = dq.input_scale * (dq.weight_scales ? dq.weight_scales[n] : dq.weight_scale);
-  run_gemm(A, W, bias, NativeMicro{detail::kernel_info(W.kernel()).micro},
+  run_gemm(A, W, bias, NativeMicro(detail::kernel_info(W.kernel())),
            StoreF32{C, ldc == 0 ? W.N() : ldc, scale.data(), dq.bias});
 }
 
@@ -507,7 +511,7 @@ void detail::gemm_s32_emulated(const QuantizedInput& A, const PackedWeightsS8& W
                                const int32_t* bias, int32_t* C, int64_t ldc) {
   validate("gemm_s32_emulated", A, W, C, ldc);
   const KernelInfo& L = kernel_info(W.kernel());
-  auto emulate = [&L](const void* a, const void* b, int64_t kg, int32_t* c) {
+  auto emulate = [&L](const void* a, const void* b, int64_t kg, int32_t* c, int /*rows*/) {
     micro_reference(L, a, b, kg, c);
   };
   run_gemm(A, W, bias, emulate, StoreS32{C, ldc == 0 ? W.N() : ldc});

@@ -26,8 +26,8 @@ inline int packed_type_bytes(PackedType t) { return t == PackedType::kS16 ? 2 : 
 using MicroKernel = void (*)(const void* a_panel, const void* b_panel, int64_t kgroups,
                              int32_t* c);
 
-// Packs one FULL A panel (all MR rows exist) into the layout above: rows[m] points at row m's K
-// bytes. Every byte is XOR-ed with xor_mask first: 0, or 0x80 to move between the uint8 and int8
+// Packs one A panel into the layout above: rows[m] points at row m's K bytes, for every m < MR
+// (the driver repeats a real row for the padding rows of the last panel, whose results it drops). Every byte is XOR-ed with xor_mask first: 0, or 0x80 to move between the uint8 and int8
 // domains (a + 128 for int8 input into an unsigned kernel, a - 128 for uint8 input into the
 // signed NEON kernels -- both are a flip of the top bit). K is zero-padded to a multiple of KG.
 // A kernel may supply a fast one; pack_a_panel_reference is the definition and the fallback.
@@ -40,8 +40,12 @@ struct KernelInfo {
   PackedType a_type, b_type;         // how A and B are stored in the panels
   MicroKernel micro;                 // nullptr when compiled for another architecture
   bool (*cpu_has)(const CpuFeatures&);
-  PackPanelA pack_a;                 // fast A packer for full panels, or nullptr (use reference)
+  PackPanelA pack_a;                 // fast A packer, or nullptr (use the reference)
   int a_max;                         // largest activation the kernel is exact for (255, or 127)
+  // Optional: the same contract for row 0 of the panel only (c's other rows are left alone), for
+  // a panel holding a single real row - a batch of one, where the full tile would compute MR - 1
+  // rows of padding. nullptr: the driver uses `micro`.
+  MicroKernel micro_1row;
 };
 
 constexpr int kMaxTile = 8 * 32;  // largest mr * nr of any kernel (avx512vnni)
