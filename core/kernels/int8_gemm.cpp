@@ -335,7 +335,10 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
 #if defined(_OPENMP)
   threads = omp_get_max_threads();
 #endif
-  [[maybe_unused]] const bool parallel = M * N * std::max<int64_t>(K, 1) >= (1 << 18);
+  // Threads only for >= 2M multiply-adds (~15 us on one core): waking a sleeping OpenMP worker
+  // costs tens of microseconds (OMP_WAIT_POLICY=passive, which a shared 2-core machine needs),
+  // more than a small layer's whole GEMM.
+  [[maybe_unused]] const bool parallel = M * N * std::max<int64_t>(K, 1) >= (int64_t{1} << 21);
   int64_t block = std::max<int64_t>(1, (192 << 10) / std::max<int64_t>(1, a_panel_bytes));
   const bool pack_per_block = !parallel || m_panels >= 8 * threads;
 
