@@ -32,20 +32,23 @@ constexpr int kMR = 6, kNR = 16, kKG = 2;
 
 // 6 x 16 tile = 6 rows x 2 ymm of 8 int32: 12 accumulators + 2 B vectors + 1 broadcast A
 // = 15 of the 16 ymm registers, so nothing spills.
-// kRows = 6: the full tile; kRows = 1: row 0 only (micro_1row), same panels.
-template <int kRows>
+// kRows = 6: the full tile; kRows = 1: row 0 only (micro_1row). kHalves = 2: all 16 columns;
+// 1: columns 0-7 only (micro_half). The panels are the same in every case.
+template <int kRows, int kHalves = 2>
 __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void* b_panel,
                                                 int64_t kgroups, int32_t* c) {
   const auto* a = static_cast<const uint8_t*>(a_panel);  // [kgroups][6][2] int16
   const auto* b = static_cast<const uint8_t*>(b_panel);  // [kgroups][16][2] int16
-  __m256i acc[kRows][2];
+  __m256i acc[kRows][kHalves];
 #pragma GCC unroll 6
-  for (int m = 0; m < kRows; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_si256();
+  for (int m = 0; m < kRows; ++m)
+    for (int h = 0; h < kHalves; ++h) acc[m][h] = _mm256_setzero_si256();
 
   for (int64_t g = 0; g < kgroups; ++g) {
     // Lane n of b0 holds the int16 pair (B[2g][n], B[2g+1][n]) for columns 0..7, b1 for 8..15.
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+    __m256i b1 = b0;
+    if constexpr (kHalves == 2) b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
 #pragma GCC unroll 6
     for (int m = 0; m < kRows; ++m) {
       // Broadcast row m's int16 pair (A[m][2g], A[m][2g+1]) as one 32-bit value to all 8 lanes.
@@ -54,7 +57,8 @@ __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void*
       const __m256i av = _mm256_set1_epi32(pair);
       // vpmaddwd: lane n = A[m][2g]*B[2g][n] + A[m][2g+1]*B[2g+1][n], exact in int32.
       acc[m][0] = _mm256_add_epi32(acc[m][0], _mm256_madd_epi16(av, b0));
-      acc[m][1] = _mm256_add_epi32(acc[m][1], _mm256_madd_epi16(av, b1));
+      if constexpr (kHalves == 2)
+        acc[m][1] = _mm256_add_epi32(acc[m][1], _mm256_madd_epi16(av, b1));
     }
     a += kMR * kKG * 2;
     b += kNR * kKG * 2;
@@ -62,7 +66,8 @@ __attribute__((target("avx2"))) void micro_avx2(const void* a_panel, const void*
 #pragma GCC unroll 6
   for (int m = 0; m < kRows; ++m) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR), acc[m][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR + 8), acc[m][1]);
+    if constexpr (kHalves == 2)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR + 8), acc[m][1]);
   }
 }
 
@@ -120,10 +125,12 @@ __attribute__((target("avx2"))) void pack_a_avx2(const uint8_t* const* rows, int
 
 constexpr MicroKernel kMicro = micro_avx2<kMR>;
 constexpr MicroKernel kMicro1 = micro_avx2<1>;
+constexpr MicroKernel kMicroHalf = micro_avx2<kMR, 1>;
 constexpr PackPanelA kPackA = pack_a_avx2;
 #else
 constexpr MicroKernel kMicro = nullptr;  // not an x86-64 build
 constexpr MicroKernel kMicro1 = nullptr;
+constexpr MicroKernel kMicroHalf = nullptr;
 constexpr PackPanelA kPackA = nullptr;
 #endif
 
@@ -133,7 +140,8 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2; }
 
 const KernelInfo& kernel_info_avx2() {
   static const KernelInfo info{Int8Kernel::kAvx2, "avx2", kMR, kNR, kKG,
-                               PackedType::kS16, PackedType::kS16, kMicro, cpu_has, kPackA, 255, kMicro1};
+                               PackedType::kS16, PackedType::kS16, kMicro, cpu_has, kPackA, 255, kMicro1,
+                               kMicroHalf};
   return info;
 }
 

@@ -36,21 +36,24 @@ constexpr int kMR = 6, kNR = 16, kKG = 4;
 
 #if defined(__x86_64__)
 
-// kRows = 6: the full tile; kRows = 1: row 0 only (micro_1row), same panels.
-template <int kRows>
+// kRows = 6: the full tile; kRows = 1: row 0 only (micro_1row). kHalves = 2: all 16 columns;
+// 1: columns 0-7 only (micro_half). The panels are the same in every case.
+template <int kRows, int kHalves = 2>
 __attribute__((target("avx2"))) void micro_avx2u7(const void* a_panel, const void* b_panel,
                                                   int64_t kgroups, int32_t* c) {
   const auto* a = static_cast<const uint8_t*>(a_panel);  // [kgroups][6][4] uint8 in [0, 127]
   const auto* b = static_cast<const int8_t*>(b_panel);   // [kgroups][16][4] int8
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[kRows][2];
+  __m256i acc[kRows][kHalves];
 #pragma GCC unroll 6
-  for (int m = 0; m < kRows; ++m) acc[m][0] = acc[m][1] = _mm256_setzero_si256();
+  for (int m = 0; m < kRows; ++m)
+    for (int h = 0; h < kHalves; ++h) acc[m][h] = _mm256_setzero_si256();
 
   for (int64_t g = 0; g < kgroups; ++g) {
     // Lane n of b0 holds B[4g..4g+3][n] for columns 0..7, b1 for columns 8..15.
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+    __m256i b1 = b0;
+    if constexpr (kHalves == 2) b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
 #pragma GCC unroll 6
     for (int m = 0; m < kRows; ++m) {
       int32_t quad;  // A[m][4g..4g+3], broadcast to all 8 lanes
@@ -58,9 +61,11 @@ __attribute__((target("avx2"))) void micro_avx2u7(const void* a_panel, const voi
       const __m256i av = _mm256_set1_epi32(quad);
       // int16 pairs (exact: |a| <= 127), then int32 quads, then accumulate.
       const __m256i q0 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones);
-      const __m256i q1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones);
       acc[m][0] = _mm256_add_epi32(acc[m][0], q0);
-      acc[m][1] = _mm256_add_epi32(acc[m][1], q1);
+      if constexpr (kHalves == 2) {
+        const __m256i q1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones);
+        acc[m][1] = _mm256_add_epi32(acc[m][1], q1);
+      }
     }
     a += kMR * kKG;
     b += kNR * kKG;
@@ -68,16 +73,19 @@ __attribute__((target("avx2"))) void micro_avx2u7(const void* a_panel, const voi
 #pragma GCC unroll 6
   for (int m = 0; m < kRows; ++m) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR), acc[m][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR + 8), acc[m][1]);
+    if constexpr (kHalves == 2)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + m * kNR + 8), acc[m][1]);
   }
 }
 
 constexpr MicroKernel kMicro = micro_avx2u7<kMR>;
 constexpr MicroKernel kMicro1 = micro_avx2u7<1>;
+constexpr MicroKernel kMicroHalf = micro_avx2u7<kMR, 1>;
 constexpr PackPanelA kPackA = pack_a_6x4_u8_avx2;
 #else
 constexpr MicroKernel kMicro = nullptr;  // not an x86-64 build
 constexpr MicroKernel kMicro1 = nullptr;
+constexpr MicroKernel kMicroHalf = nullptr;
 constexpr PackPanelA kPackA = nullptr;
 #endif
 
@@ -125,7 +133,8 @@ __attribute__((target("avx2"))) void pack_a_6x4_u8_avx2(const uint8_t* const* ro
 
 const KernelInfo& kernel_info_avx2u7() {
   static const KernelInfo info{Int8Kernel::kAvx2U7, "avx2u7", kMR, kNR, kKG,
-                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, kPackA, 127, kMicro1};
+                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, kPackA, 127, kMicro1,
+                               kMicroHalf};
   return info;
 }
 

@@ -71,7 +71,8 @@ bool cpu_has(const CpuFeatures& f) { return f.avx2 && f.avxvnni; }
 
 const KernelInfo& kernel_info_avxvnni() {
   static const KernelInfo info{Int8Kernel::kAvxVnni, "avxvnni", kMR, kNR, kKG,
-                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, kPackA, 255, nullptr};
+                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, kPackA, 255, nullptr,
+                               nullptr};
   return info;
 }
 

@@ -318,7 +318,8 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
     const int cols = static_cast<int>(std::min<int64_t>(L.nr, N - n0));
     for (int64_t mp = first; mp < last; ++mp) {
       const int rows = static_cast<int>(std::min<int64_t>(L.mr, M - mp * L.mr));
-      micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile, rows);
+      micro(a + (mp - first) * a_panel_bytes, b_packed + np * b_panel_bytes, kgroups, tile, rows,
+            cols);
       store(mp * L.mr, rows, n0, cols, tile, L.nr, col_offset.data() + n0);
     }
   };
@@ -380,12 +381,17 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
   }
 }
 
-// Calls the kernel's own micro-kernel; its one-row variant when the panel has a single real row.
+// Calls the kernel's own micro-kernel, or its variant for a panel with a single real row or at
+// most half its columns real, where the full tile would mostly multiply padding.
 struct NativeMicro {
-  explicit NativeMicro(const KernelInfo& L) : full(L.micro), one_row(L.micro_1row) {}
-  detail::MicroKernel full, one_row;
-  void operator()(const void* a, const void* b, int64_t kg, int32_t* c, int rows) const {
+  explicit NativeMicro(const KernelInfo& L)
+      : full(L.micro), one_row(L.micro_1row), half(L.micro_half), nr(L.nr) {}
+  detail::MicroKernel full, one_row, half;
+  int nr;
+  void operator()(const void* a, const void* b, int64_t kg, int32_t* c, int rows,
+                  int cols) const {
     if (rows == 1 && one_row != nullptr) one_row(a, b, kg, c);
+    else if (2 * cols <= nr && half != nullptr) half(a, b, kg, c);
     else full(a, b, kg, c);
   }
 };
@@ -514,7 +520,8 @@ void detail::gemm_s32_emulated(const QuantizedInput& A, const PackedWeightsS8& W
                                const int32_t* bias, int32_t* C, int64_t ldc) {
   validate("gemm_s32_emulated", A, W, C, ldc);
   const KernelInfo& L = kernel_info(W.kernel());
-  auto emulate = [&L](const void* a, const void* b, int64_t kg, int32_t* c, int /*rows*/) {
+  auto emulate = [&L](const void* a, const void* b, int64_t kg, int32_t* c, int /*rows*/,
+                      int /*cols*/) {
     micro_reference(L, a, b, kg, c);
   };
   run_gemm(A, W, bias, emulate, StoreS32{C, ldc == 0 ? W.N() : ldc});

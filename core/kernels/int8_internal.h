@@ -46,6 +46,9 @@ struct KernelInfo {
   // a panel holding a single real row - a batch of one, where the full tile would compute MR - 1
   // rows of padding. nullptr: the driver uses `micro`.
   MicroKernel micro_1row;
+  // Optional: the same contract for columns 0 .. NR/2 - 1 only, for a B panel whose other half is
+  // padding (a layer with N <= NR/2 outputs, e.g. a conv with 8 channels). nullptr: use `micro`.
+  MicroKernel micro_half;
 };
 
 constexpr int kMaxTile = 8 * 32;  // largest mr * nr of any kernel (avx512vnni)

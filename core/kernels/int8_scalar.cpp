@@ -43,7 +43,7 @@ bool always(const CpuFeatures&) { return true; }
 
 const KernelInfo kScalarInfo{Int8Kernel::kScalar, "scalar", kMR, kNR, 1,
                              PackedType::kU8, PackedType::kS8, micro_scalar, always,
-                             nullptr, 255, nullptr};
+                             nullptr, 255, nullptr, nullptr};
 
 }  // namespace
 
