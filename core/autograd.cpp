@@ -108,7 +108,7 @@ std::vector<TensorImpl*> topological_order(TensorImpl* root) {
 }  // namespace
 
 void run_backward(const Tensor& root, const Tensor& seed) {
-  check(root.requires_grad(), "backward",
+  NIBBLE_CHECK(root.requires_grad(), "backward",
         "the tensor does not require grad, so there is nothing to differentiate",
         "call requires_grad_() on the leaves (parameters) before computing the loss");
   NoGradGuard no_grad;  // the backward pass itself is not recorded

@@ -32,9 +32,20 @@ std::string shape_str(const std::vector<int64_t>& shape);
                        const std::string& hint = "");
 
 // check(cond, op, problem, hint): throws nibble::Error when cond is false.
+// Its arguments are evaluated on every call, so a message built with to_string / shape_str costs
+// allocations even when nothing is wrong; the library itself uses NIBBLE_CHECK below.
 inline void check(bool condition, const std::string& op, const std::string& problem,
                   const std::string& hint = "") {
   if (!condition) fail(op, problem, hint);
 }
+
+// NIBBLE_CHECK(cond, op, problem[, hint]): the same, but the message arguments are evaluated only
+// when cond is false. Ops validate their arguments on every call, and building the message text
+// eagerly (strings, shape_str) was a large part of a small op's cost; a macro is the one C++17
+// way to skip evaluating arguments.
+#define NIBBLE_CHECK(cond, ...)                      \
+  do {                                               \
+    if (!(cond)) ::nibble::fail(__VA_ARGS__);        \
+  } while (0)
 
 }  // namespace nibble

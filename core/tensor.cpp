@@ -14,7 +14,7 @@ namespace nibble {
 // ---- Storage ---------------------------------------------------------------------------------
 
 Storage::Storage(int64_t size) : size_(size) {
-  check(size >= 0, "Storage", "negative size " + std::to_string(size));
+  NIBBLE_CHECK(size >= 0, "Storage", "negative size " + std::to_string(size));
   // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes.
   const size_t bytes = ((static_cast<size_t>(size) * sizeof(float) + 63) / 64) * 64;
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
@@ -55,7 +55,7 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
 
 Tensor Tensor::empty(const Shape& shape) {
   for (int64_t d : shape) {
-    check(d >= 0, "Tensor::empty", "negative dimension in shape " + nibble::shape_str(shape));
+    NIBBLE_CHECK(d >= 0, "Tensor::empty", "negative dimension in shape " + nibble::shape_str(shape));
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape));
@@ -76,7 +76,7 @@ Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
 Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.0f); }
 
 Tensor Tensor::arange(float start, float end, float step) {
-  check(step != 0.0f, "arange", "step must not be zero");
+  NIBBLE_CHECK(step != 0.0f, "arange", "step must not be zero");
   const double count = std::ceil((static_cast<double>(end) - start) / step);
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = empty({n});
@@ -85,7 +85,7 @@ Tensor Tensor::arange(float start, float end, float step) {
 }
 
 Tensor Tensor::eye(int64_t n) {
-  check(n >= 0, "eye", "size must be >= 0, got " + std::to_string(n));
+  NIBBLE_CHECK(n >= 0, "eye", "size must be >= 0, got " + std::to_string(n));
   Tensor t = zeros({n, n});
   for (int64_t i = 0; i < n; ++i) t.data()[i * n + i] = 1.0f;
   return t;
@@ -98,7 +98,7 @@ Tensor Tensor::randn(const Shape& shape, float mean, float stddev) {
 }
 
 Tensor Tensor::rand(const Shape& shape, float low, float high) {
-  check(low <= high, "rand", "low > high");
+  NIBBLE_CHECK(low <= high, "rand", "low > high");
   Tensor t = empty(shape);
   for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = low + (high - low) * random_uniform();
   return t;
@@ -106,7 +106,7 @@ Tensor Tensor::rand(const Shape& shape, float low, float high) {
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
   Tensor t = empty(shape);
-  check(static_cast<int64_t>(values.size()) == t.numel(), "Tensor::from_vector",
+  NIBBLE_CHECK(static_cast<int64_t>(values.size()) == t.numel(), "Tensor::from_vector",
         std::to_string(values.size()) + " values do not fill shape " + nibble::shape_str(shape) +
             " (" + std::to_string(t.numel()) + " elements)");
   if (!values.empty()) std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
@@ -143,7 +143,7 @@ float* Tensor::data() { return checked().storage->data() + impl_->offset; }
 const float* Tensor::data() const { return checked().storage->data() + impl_->offset; }
 
 float Tensor::item() const {
-  check(numel() == 1, "Tensor::item", "needs a one-element tensor, got shape " + shape_str(),
+  NIBBLE_CHECK(numel() == 1, "Tensor::item", "needs a one-element tensor, got shape " + shape_str(),
         "reduce it first, e.g. with sum() or mean()");
   return *data();
 }
@@ -185,7 +185,7 @@ std::vector<float> Tensor::to_vector() const {
 bool Tensor::requires_grad() const { return checked().requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
-  check(is_leaf(), "Tensor::requires_grad_",
+  NIBBLE_CHECK(is_leaf(), "Tensor::requires_grad_",
         "can only be set on leaf tensors (made by a factory, not by an op)",
         "use detach() to make a leaf from an op's result");
   impl_->requires_grad = on;
@@ -203,7 +203,7 @@ bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
 
 void Tensor::backward() const {
-  check(numel() == 1, "backward",
+  NIBBLE_CHECK(numel() == 1, "backward",
         "called on a tensor of shape " + shape_str() + " without a gradient",
         "reduce to a scalar loss first (sum/mean), or pass backward(grad) with shape " +
             shape_str());
@@ -211,7 +211,7 @@ void Tensor::backward() const {
 }
 
 void Tensor::backward(const Tensor& grad) const {
-  check(grad.defined() && grad.shape() == shape(), "backward",
+  NIBBLE_CHECK(grad.defined() && grad.shape() == shape(), "backward",
         "gradient shape " + (grad.defined() ? grad.shape_str() : std::string("(undefined)")) +
             " differs from tensor shape " + shape_str());
   run_backward(*this, grad);
@@ -220,14 +220,14 @@ void Tensor::backward(const Tensor& grad) const {
 // ---- pruning mask ------------------------------------------------------------------------------
 
 void Tensor::set_mask(const Tensor& mask) {
-  check(mask.defined() && mask.shape() == shape(), "Tensor::set_mask",
+  NIBBLE_CHECK(mask.defined() && mask.shape() == shape(), "Tensor::set_mask",
         "mask shape " + (mask.defined() ? mask.shape_str() : std::string("(undefined)")) +
             " differs from tensor shape " + shape_str());
-  check(is_contiguous(), "Tensor::set_mask", "only contiguous tensors (parameters) can carry a mask");
+  NIBBLE_CHECK(is_contiguous(), "Tensor::set_mask", "only contiguous tensors (parameters) can carry a mask");
   const Tensor m = mask.contiguous().clone().detach();
   for (int64_t i = 0; i < m.numel(); ++i) {
     const float v = m.data()[i];
-    check(v == 0.0f || v == 1.0f, "Tensor::set_mask",
+    NIBBLE_CHECK(v == 0.0f || v == 1.0f, "Tensor::set_mask",
           "mask values must be 0 or 1, found " + std::to_string(v) + " at flat index " + std::to_string(i));
     if (v == 0.0f) data()[i] = 0.0f;
   }

@@ -9,7 +9,7 @@ namespace nibble::nn {
 
 MultiHeadAttention::MultiHeadAttention(int64_t dim, int64_t heads, bool is_causal)
     : embed_dim(dim), num_heads(heads), head_dim(heads > 0 ? dim / heads : 0), causal(is_causal) {
-  check(dim > 0 && heads > 0 && dim % heads == 0, "MultiHeadAttention",
+  NIBBLE_CHECK(dim > 0 && heads > 0 && dim % heads == 0, "MultiHeadAttention",
         "embed_dim " + std::to_string(dim) + " must be a positive multiple of num_heads " +
             std::to_string(heads));
   q_proj = register_module("q_proj", std::make_shared<Linear>(dim, dim));
@@ -19,7 +19,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t dim, int64_t heads, bool is_causa
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& x) {
-  check(x.defined() && x.dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention::forward",
+  NIBBLE_CHECK(x.defined() && x.dim() == 3 && x.size(2) == embed_dim, "MultiHeadAttention::forward",
         "expects x [B, T, " + std::to_string(embed_dim) + "], got " +
             (x.defined() ? x.shape_str() : std::string("(undefined)")));
   const int64_t B = x.size(0), T = x.size(1), H = num_heads, d = head_dim;

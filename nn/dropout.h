@@ -10,7 +10,7 @@ namespace nibble::nn {
 class Dropout : public Module {
  public:
   explicit Dropout(float p = 0.5f) : p(p) {
-    check(p >= 0.0f && p < 1.0f, "Dropout", "p must be in [0, 1), got " + std::to_string(p));
+    NIBBLE_CHECK(p >= 0.0f && p < 1.0f, "Dropout", "p must be in [0, 1), got " + std::to_string(p));
   }
   Tensor forward(const Tensor& x) override { return dropout(x, p, is_training()); }
   std::string name() const override { return "Dropout"; }

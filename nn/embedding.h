@@ -10,7 +10,7 @@ namespace nibble::nn {
 class Embedding : public Module {
  public:
   Embedding(int64_t num_embeddings, int64_t dim) : num_embeddings(num_embeddings), dim(dim) {
-    check(num_embeddings > 0 && dim > 0, "Embedding", "sizes must be positive");
+    NIBBLE_CHECK(num_embeddings > 0 && dim > 0, "Embedding", "sizes must be positive");
     weight = register_parameter("weight", Tensor::randn({num_embeddings, dim}));
   }
   using Module::forward;  // keep the base's forward(Tensor) visible (it throws: ids are not floats)

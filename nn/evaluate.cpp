@@ -10,9 +10,9 @@ namespace nibble::nn {
 double accuracy(Module& model, const Tensor& images, const std::vector<int64_t>& labels,
                 int64_t batch_size) {
   const int64_t n = images.size(0);
-  check(static_cast<int64_t>(labels.size()) == n, "accuracy",
+  NIBBLE_CHECK(static_cast<int64_t>(labels.size()) == n, "accuracy",
         std::to_string(labels.size()) + " labels for images " + images.shape_str());
-  check(n > 0 && batch_size > 0, "accuracy", "needs at least one example and a positive batch size");
+  NIBBLE_CHECK(n > 0 && batch_size > 0, "accuracy", "needs at least one example and a positive batch size");
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;

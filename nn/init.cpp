@@ -5,7 +5,7 @@
 namespace nibble::nn::init {
 
 Fans fans(const Tensor& weight) {
-  check(weight.dim() >= 2, "init::fans",
+  NIBBLE_CHECK(weight.dim() >= 2, "init::fans",
         "needs a weight of rank >= 2, got shape " + weight.shape_str());
   int64_t receptive = 1;
   for (int64_t i = 2; i < weight.dim(); ++i) receptive *= weight.size(i);
@@ -13,7 +13,7 @@ Fans fans(const Tensor& weight) {
 }
 
 void uniform_(Tensor& t, float low, float high) {
-  check(t.is_contiguous(), "init::uniform_", "tensor must be contiguous");
+  NIBBLE_CHECK(t.is_contiguous(), "init::uniform_", "tensor must be contiguous");
   float* p = t.data();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = low + (high - low) * random_uniform();
 }
@@ -22,7 +22,7 @@ void zeros_(Tensor& t) { uniform_(t, 0.0f, 0.0f); }
 
 namespace {
 void normal_(Tensor& t, float stddev) {
-  check(t.is_contiguous(), "init::normal_", "tensor must be contiguous");
+  NIBBLE_CHECK(t.is_contiguous(), "init::normal_", "tensor must be contiguous");
   float* p = t.data();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = stddev * random_normal();
 }

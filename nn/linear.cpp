@@ -6,7 +6,7 @@
 namespace nibble::nn {
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
-  check(in > 0 && out > 0, "Linear", "features must be positive, got in=" + std::to_string(in) +
+  NIBBLE_CHECK(in > 0 && out > 0, "Linear", "features must be positive, got in=" + std::to_string(in) +
                                          " out=" + std::to_string(out));
   Tensor w = Tensor::empty({out, in});
   Tensor b = with_bias ? Tensor::empty({out}) : Tensor();
@@ -16,7 +16,7 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias) : in_features(in), out_f
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  check(x.defined() && x.dim() >= 1 && x.size(-1) == in_features, "Linear::forward",
+  NIBBLE_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == in_features, "Linear::forward",
         "input " + (x.defined() ? x.shape_str() : std::string("(undefined)")) +
             " does not end in in_features = " + std::to_string(in_features),
         "weight is " + weight.shape_str() + "; flatten images first, e.g. x.flatten(1)");

@@ -37,7 +37,7 @@ FashionCnn::FashionCnn() {
 }
 
 Tensor FashionCnn::forward(const Tensor& images) {
-  check(images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 && images.size(3) == 28,
+  NIBBLE_CHECK(images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 && images.size(3) == 28,
         "FashionCnn::forward", "expects images [B, 1, 28, 28], got " + images.shape_str());
   Tensor x = standardize(images);                           // [B,1,28,28]
   x = pool->forward(relu(conv1->forward(x)));               // [B,8,14,14]

@@ -13,20 +13,20 @@ Tensor Module::forward(const Tensor&) {
 }
 
 void Module::check_new_name(const std::string& name) const {
-  check(!name.empty() && name.find('.') == std::string::npos, this->name() + "::register",
+  NIBBLE_CHECK(!name.empty() && name.find('.') == std::string::npos, this->name() + "::register",
         "invalid name '" + name + "'", "names must be non-empty and contain no '.'");
   auto taken = [&name](const auto& list) {
     for (const auto& entry : list)
       if (entry.first == name) return true;
     return false;
   };
-  check(!taken(parameters_) && !taken(buffers_) && !taken(children_),
+  NIBBLE_CHECK(!taken(parameters_) && !taken(buffers_) && !taken(children_),
         this->name() + "::register", "name '" + name + "' is already registered");
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
   check_new_name(name);
-  check(t.defined() && t.is_leaf(), this->name() + "::register_parameter",
+  NIBBLE_CHECK(t.defined() && t.is_leaf(), this->name() + "::register_parameter",
         "parameter '" + name + "' must be a defined leaf tensor", "detach() it first");
   t.requires_grad_(true);
   parameters_.emplace_back(name, t);
@@ -35,14 +35,14 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
 
 Tensor Module::register_buffer(const std::string& name, Tensor t) {
   check_new_name(name);
-  check(t.defined(), this->name() + "::register_buffer", "buffer '" + name + "' is undefined");
+  NIBBLE_CHECK(t.defined(), this->name() + "::register_buffer", "buffer '" + name + "' is undefined");
   buffers_.emplace_back(name, t);
   return t;
 }
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_new_name(name);
-  check(module != nullptr, this->name() + "::register_module", "module '" + name + "' is null");
+  NIBBLE_CHECK(module != nullptr, this->name() + "::register_module", "module '" + name + "' is null");
   children_.emplace_back(name, std::move(module));
 }
 
@@ -80,7 +80,7 @@ void Module::load_state_dict(const NamedTensors& state) {
   std::set<std::string> expected;
   for (const auto& [name, t] : mine) expected.insert(name);
   for (const auto& [name, t] : state) {
-    check(expected.count(name) == 1, "load_state_dict",
+    NIBBLE_CHECK(expected.count(name) == 1, "load_state_dict",
           "unexpected tensor '" + name + "' (this " + this->name() + " has no such parameter or buffer)");
   }
   // Validate everything first, then copy: a bad file never leaves the model half-loaded.
@@ -89,8 +89,8 @@ void Module::load_state_dict(const NamedTensors& state) {
     const Tensor* source = nullptr;
     for (const auto& [n, t] : state)
       if (n == name) source = &t;
-    check(source != nullptr, "load_state_dict", "missing tensor '" + name + "'");
-    check(source->shape() == target.shape(), "load_state_dict",
+    NIBBLE_CHECK(source != nullptr, "load_state_dict", "missing tensor '" + name + "'");
+    NIBBLE_CHECK(source->shape() == target.shape(), "load_state_dict",
           "tensor '" + name + "' has shape " + source->shape_str() + " but the model expects " +
               target.shape_str());
     sources.push_back(source);

@@ -81,7 +81,7 @@ struct Requantizer {
 };
 
 // The checks that run on every forward are written `if (!ok) fail(...)` rather than
-// check(ok, ...), whose message argument is built (to_string, shape_str: allocations, printf)
+// NIBBLE_CHECK(ok, ...), whose message argument is built (to_string, shape_str: allocations, printf)
 // on every call, failing or not: microseconds, as much as a whole layer at batch 1.
 // The kernel to pack for: reduce_range with kAuto takes the 7-bit kernel where the CPU has it
 // (elsewhere the automatic full-range kernel is exact on 7-bit data too). Resolved here, so that
@@ -118,7 +118,7 @@ void quantize_weights_per_channel(const float* W, int64_t N, int64_t K, std::vec
     const float* row = W + n * K;
     float amax = 0.0f;
     for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(row[k]));
-    check(std::isfinite(amax), "quantize_weights_per_channel",
+    NIBBLE_CHECK(std::isfinite(amax), "quantize_weights_per_channel",
           "output channel " + std::to_string(n) + " has a non-finite weight");
     // An all-zero channel gets scale 1 (any scale represents it; 0 would divide by zero).
     const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
@@ -144,8 +144,8 @@ QuantizedLinear QuantizedLinear::from_float(const Linear& layer,
   q.dynamic_ = calibration_inputs.empty();
   RangeObserver in, out;
   for (const Tensor& t : calibration_inputs) {
-    check(t.defined(), op, "a calibration input is an undefined tensor");
-    check(t.dim() >= 1 && t.size(-1) == q.in_, op,
+    NIBBLE_CHECK(t.defined(), op, "a calibration input is an undefined tensor");
+    NIBBLE_CHECK(t.dim() >= 1 && t.size(-1) == q.in_, op,
           "calibration input " + t.shape_str() +
               " does not end in in_features = " + std::to_string(q.in_));
     in.observe(t);
@@ -188,7 +188,7 @@ void QuantizedLinear::gemm_f32(const uint8_t* qx, int64_t M, QuantParams p, floa
 
 Tensor QuantizedLinear::forward(const Tensor& x) const {
   const char* op = "QuantizedLinear::forward";
-  check(x.defined(), op, "input is an undefined tensor");
+  NIBBLE_CHECK(x.defined(), op, "input is an undefined tensor");
   check_input(x.shape(), op);
   NoGradGuard no_grad;  // integer arithmetic has no backward; the result carries no history
   const Tensor xc = x.contiguous();
@@ -413,7 +413,7 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
                                             const std::vector<Tensor>& calibration_inputs,
                                             const QuantizeOptions& options) {
   const char* op = "QuantizedConv2d::from_float";
-  check(layer.options.groups == 1, op,
+  NIBBLE_CHECK(layer.options.groups == 1, op,
         "groups = " + std::to_string(layer.options.groups) + " is not supported (only groups = 1)");
   NoGradGuard no_grad;
   QuantizedConv2d q;
@@ -426,7 +426,7 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
   q.dynamic_ = calibration_inputs.empty();
   RangeObserver in, out;
   for (const Tensor& t : calibration_inputs) {
-    check(t.defined() && t.dim() == 4 && t.size(1) == q.c_, op,
+    NIBBLE_CHECK(t.defined() && t.dim() == 4 && t.size(1) == q.c_, op,
           "calibration input " + (t.defined() ? t.shape_str() : std::string("(undefined)")) +
               " is not [N, " + std::to_string(q.c_) + ", H, W]");
     in.observe(t);
@@ -448,7 +448,7 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
 
 Tensor QuantizedConv2d::forward(const Tensor& x) const {
   const char* op = "QuantizedConv2d::forward";
-  check(x.defined(), op, "input is an undefined tensor");
+  NIBBLE_CHECK(x.defined(), op, "input is an undefined tensor");
   const ConvGeometry g = conv_geometry(*this, x.shape(), op);
   NoGradGuard no_grad;
   const Tensor xc = x.contiguous();

@@ -30,7 +30,7 @@ QuantizedFashionMlp QuantizedFashionMlp::from_float(const FashionMlp& model,
 }
 
 Tensor QuantizedFashionMlp::forward(const Tensor& images) const {
-  check(images.defined() && images.numel() % 784 == 0, "QuantizedFashionMlp::forward",
+  NIBBLE_CHECK(images.defined() && images.numel() % 784 == 0, "QuantizedFashionMlp::forward",
         "expects images [B, 1, 28, 28] or [B, 784], got " +
             (images.defined() ? images.shape_str() : std::string("(undefined)")));
   NoGradGuard no_grad;
@@ -59,7 +59,7 @@ QuantizedFashionCnn QuantizedFashionCnn::from_float(const FashionCnn& model,
 }
 
 Tensor QuantizedFashionCnn::forward(const Tensor& images) const {
-  check(images.defined() && images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 &&
+  NIBBLE_CHECK(images.defined() && images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 &&
             images.size(3) == 28,
         "QuantizedFashionCnn::forward",
         "expects images [B, 1, 28, 28], got " +

@@ -184,7 +184,7 @@ int64_t QuantizedTensor::size(int64_t axis) const {
 
 std::string QuantizedTensor::shape_str() const { return nibble::shape_str(shape); }
 
-// These checks run on every forward, so they are `if (!ok) fail(...)`: check(ok, op, message)
+// These checks run on every forward, so they are `if (!ok) fail(...)`: NIBBLE_CHECK(ok, op, message)
 // would build its message (to_string, shape_str) on every call, costly at batch 1.
 namespace {
 void check_params(QuantParams p, const char* op) {
@@ -213,7 +213,7 @@ void check_quantized(const QuantizedTensor& x, const char* op) {
 }
 
 QuantizedTensor quantize(const Tensor& x, QuantParams params) {
-  check(x.defined(), "quantize", "argument 'x' is an undefined tensor");
+  NIBBLE_CHECK(x.defined(), "quantize", "argument 'x' is an undefined tensor");
   check_params(params, "quantize");
   const Tensor xc = x.contiguous();
   QuantizedTensor q{xc.shape(), params, std::vector<uint8_t>(static_cast<size_t>(xc.numel()))};

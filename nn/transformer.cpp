@@ -5,7 +5,7 @@
 namespace nibble::nn {
 
 TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, bool causal, int64_t mlp_ratio) {
-  check(mlp_ratio > 0, "TransformerBlock", "mlp_ratio must be positive");
+  NIBBLE_CHECK(mlp_ratio > 0, "TransformerBlock", "mlp_ratio must be positive");
   ln1 = register_module("ln1", std::make_shared<LayerNorm>(Shape{dim}));
   attn = register_module("attn", std::make_shared<MultiHeadAttention>(dim, heads, causal));
   ln2 = register_module("ln2", std::make_shared<LayerNorm>(Shape{dim}));

@@ -14,10 +14,10 @@ Adam::Adam(const char* name, std::vector<Tensor> params, const AdamOptions& opti
            bool decoupled)
     : Optimizer(name, std::move(params), options.lr), options_(options), decoupled_(decoupled) {
   const AdamOptions& o = options_;
-  check(o.beta1 >= 0.0f && o.beta1 < 1.0f, name, "beta1 must be in [0, 1), got " + format_value(o.beta1));
-  check(o.beta2 >= 0.0f && o.beta2 < 1.0f, name, "beta2 must be in [0, 1), got " + format_value(o.beta2));
-  check(o.eps > 0.0f, name, "eps must be > 0, got " + format_value(o.eps));
-  check(o.weight_decay >= 0.0f, name,
+  NIBBLE_CHECK(o.beta1 >= 0.0f && o.beta1 < 1.0f, name, "beta1 must be in [0, 1), got " + format_value(o.beta1));
+  NIBBLE_CHECK(o.beta2 >= 0.0f && o.beta2 < 1.0f, name, "beta2 must be in [0, 1), got " + format_value(o.beta2));
+  NIBBLE_CHECK(o.eps > 0.0f, name, "eps must be > 0, got " + format_value(o.eps));
+  NIBBLE_CHECK(o.weight_decay >= 0.0f, name,
         "weight_decay must be >= 0, got " + format_value(o.weight_decay));
 }
 

@@ -8,7 +8,7 @@
 namespace nibble::optim {
 
 float clip_grad_norm(const std::vector<Tensor>& params, float max_norm) {
-  check(max_norm >= 0.0f, "clip_grad_norm", "max_norm must be >= 0, got " + format_value(max_norm));
+  NIBBLE_CHECK(max_norm >= 0.0f, "clip_grad_norm", "max_norm must be >= 0, got " + format_value(max_norm));
   // Sum of squares in double: millions of float squares summed in float would lose the small ones.
   double sum_sq = 0.0;
   for (const Tensor& p : params) {

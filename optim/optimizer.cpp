@@ -14,27 +14,27 @@ std::string format_value(float value) { return fmt::format("{}", value); }
 
 Optimizer::Optimizer(std::string name, std::vector<Tensor> params, float lr)
     : name_(std::move(name)), params_(std::move(params)), states_(params_.size()), lr_(0.0f) {
-  check(!params_.empty(), name_, "params is empty: there is nothing to optimize",
+  NIBBLE_CHECK(!params_.empty(), name_, "params is empty: there is nothing to optimize",
         "pass model.parameters() of a model that has parameters");
   std::unordered_set<const TensorImpl*> seen;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     const std::string which = "parameter " + std::to_string(i);
-    check(p.defined(), name_, which + " is an undefined tensor");
+    NIBBLE_CHECK(p.defined(), name_, which + " is an undefined tensor");
     // The updates below write into p.data() as one flat array: a view with gaps (x.t(), a slice)
     // would be updated in the wrong places, and an op's output is not a trainable tensor at all.
-    check(p.is_leaf(), name_, which + " is not a leaf (it was produced by an op)",
+    NIBBLE_CHECK(p.is_leaf(), name_, which + " is not a leaf (it was produced by an op)",
           "optimize the tensor you created, not a result computed from it");
-    check(p.is_contiguous(), name_, which + " of shape " + p.shape_str() + " is not contiguous",
+    NIBBLE_CHECK(p.is_contiguous(), name_, which + " of shape " + p.shape_str() + " is not contiguous",
           "pass the original tensor, or make a contiguous() copy and train that");
     // A tensor listed twice would be updated twice per step.
-    check(seen.insert(p.impl()).second, name_, which + " appears more than once in params");
+    NIBBLE_CHECK(seen.insert(p.impl()).second, name_, which + " appears more than once in params");
   }
   set_lr(lr);
 }
 
 void Optimizer::set_lr(float lr) {
-  check(lr >= 0.0f, name_, "lr must be >= 0, got " + format_value(lr));
+  NIBBLE_CHECK(lr >= 0.0f, name_, "lr must be >= 0, got " + format_value(lr));
   lr_ = lr;
 }
 
@@ -66,7 +66,7 @@ void Optimizer::apply_masks() {
     const Tensor mask = p.mask();
     if (!mask.defined()) continue;
     const int64_t n = p.numel();
-    check(mask.numel() == n && mask.is_contiguous(), name_,
+    NIBBLE_CHECK(mask.numel() == n && mask.is_contiguous(), name_,
           "the mask of parameter " + std::to_string(i) + " does not match its shape " + p.shape_str(),
           "set masks with Tensor::set_mask()");
     const float* m = mask.data();

@@ -26,8 +26,8 @@ void LrSchedule::step() {
 
 StepLR::StepLR(Optimizer& optimizer, int64_t step_size, float gamma)
     : LrSchedule(optimizer), step_size_(step_size), gamma_(gamma) {
-  check(step_size >= 1, "StepLR", "step_size must be >= 1, got " + std::to_string(step_size));
-  check(gamma > 0.0f, "StepLR", "gamma must be > 0, got " + format_value(gamma));
+  NIBBLE_CHECK(step_size >= 1, "StepLR", "step_size must be >= 1, got " + std::to_string(step_size));
+  NIBBLE_CHECK(gamma > 0.0f, "StepLR", "gamma must be > 0, got " + format_value(gamma));
   start();
 }
 
@@ -37,8 +37,8 @@ float StepLR::lr_at(int64_t t) const {
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t t_max, float eta_min)
     : LrSchedule(optimizer), t_max_(t_max), eta_min_(eta_min) {
-  check(t_max >= 1, "CosineAnnealingLR", "t_max must be >= 1, got " + std::to_string(t_max));
-  check(eta_min >= 0.0f, "CosineAnnealingLR", "eta_min must be >= 0, got " + format_value(eta_min));
+  NIBBLE_CHECK(t_max >= 1, "CosineAnnealingLR", "t_max must be >= 1, got " + std::to_string(t_max));
+  NIBBLE_CHECK(eta_min >= 0.0f, "CosineAnnealingLR", "eta_min must be >= 0, got " + format_value(eta_min));
   start();
 }
 
@@ -48,7 +48,7 @@ float CosineAnnealingLR::lr_at(int64_t t) const {
 
 LinearWarmup::LinearWarmup(Optimizer& optimizer, int64_t warmup_steps)
     : LrSchedule(optimizer), warmup_steps_(warmup_steps) {
-  check(warmup_steps >= 1, "LinearWarmup",
+  NIBBLE_CHECK(warmup_steps >= 1, "LinearWarmup",
         "warmup_steps must be >= 1, got " + std::to_string(warmup_steps));
   start();
 }
@@ -62,12 +62,12 @@ WarmupCosine::WarmupCosine(Optimizer& optimizer, int64_t warmup_steps, int64_t t
                            float eta_min)
     : LrSchedule(optimizer), warmup_steps_(warmup_steps), total_steps_(total_steps),
       eta_min_(eta_min) {
-  check(warmup_steps >= 0, "WarmupCosine",
+  NIBBLE_CHECK(warmup_steps >= 0, "WarmupCosine",
         "warmup_steps must be >= 0, got " + std::to_string(warmup_steps));
-  check(total_steps > warmup_steps, "WarmupCosine",
+  NIBBLE_CHECK(total_steps > warmup_steps, "WarmupCosine",
         "total_steps must be > warmup_steps, got total_steps " + std::to_string(total_steps) +
             " and warmup_steps " + std::to_string(warmup_steps));
-  check(eta_min >= 0.0f, "WarmupCosine", "eta_min must be >= 0, got " + format_value(eta_min));
+  NIBBLE_CHECK(eta_min >= 0.0f, "WarmupCosine", "eta_min must be >= 0, got " + format_value(eta_min));
   start();
 }
 

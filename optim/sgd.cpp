@@ -9,16 +9,16 @@ namespace nibble::optim {
 SGD::SGD(std::vector<Tensor> params, SgdOptions options)
     : Optimizer("SGD", std::move(params), options.lr), options_(options) {
   const SgdOptions& o = options_;
-  check(o.momentum >= 0.0f && o.momentum < 1.0f, "SGD",
+  NIBBLE_CHECK(o.momentum >= 0.0f && o.momentum < 1.0f, "SGD",
         "momentum must be in [0, 1), got " + format_value(o.momentum));
-  check(o.dampening >= 0.0f && o.dampening <= 1.0f, "SGD",
+  NIBBLE_CHECK(o.dampening >= 0.0f && o.dampening <= 1.0f, "SGD",
         "dampening must be in [0, 1], got " + format_value(o.dampening));
-  check(o.weight_decay >= 0.0f, "SGD",
+  NIBBLE_CHECK(o.weight_decay >= 0.0f, "SGD",
         "weight_decay must be >= 0, got " + format_value(o.weight_decay));
   if (o.nesterov) {
-    check(o.momentum > 0.0f, "SGD", "nesterov requires momentum > 0, got momentum " +
+    NIBBLE_CHECK(o.momentum > 0.0f, "SGD", "nesterov requires momentum > 0, got momentum " +
                                         format_value(o.momentum));
-    check(o.dampening == 0.0f, "SGD", "nesterov requires dampening == 0, got dampening " +
+    NIBBLE_CHECK(o.dampening == 0.0f, "SGD", "nesterov requires dampening == 0, got dampening " +
                                           format_value(o.dampening));
   }
 }

@@ -74,7 +74,7 @@ struct OpView {
 };
 
 // ---- argument checks, shared by sgemm and sgemm_reference -------------------------------------
-// Written as `if (bad) fail(...)` rather than check(...) so the happy path builds no strings:
+// Written as `if (bad) fail(...)` rather than NIBBLE_CHECK(...) so the happy path builds no strings:
 // sgemm is called for every tiny matmul in the autograd tests.
 void validate(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, int64_t lda,
               int64_t ldb, int64_t ldc) {

@@ -21,9 +21,9 @@ void write_atomically(const std::string& path, const std::string& op,
   try {
     write(out);
     out.flush();
-    check(out.good(), op, path + ": writing " + tmp + " failed (disk full?)");
+    NIBBLE_CHECK(out.good(), op, path + ": writing " + tmp + " failed (disk full?)");
     out.close();
-    check(!out.fail(), op, path + ": closing " + tmp + " failed (disk full?)");
+    NIBBLE_CHECK(!out.fail(), op, path + ": closing " + tmp + " failed (disk full?)");
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
       fail(op, path + ": cannot rename " + tmp + " into place (" + std::strerror(errno) + ")");
     }
@@ -42,7 +42,7 @@ std::vector<unsigned char> read_file_bytes(const std::string& path, const std::s
   while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
     bytes.insert(bytes.end(), chunk, chunk + in.gcount());
   }
-  check(in.eof(), op, path + ": read error");
+  NIBBLE_CHECK(in.eof(), op, path + ": read error");
   return bytes;
 }
 

@@ -48,7 +48,7 @@ struct Reader {
 
   size_t remaining() const { return bytes.size() - pos; }
   void need(uint64_t n, const std::string& what) const {
-    check(n <= remaining(), "load_tensors",
+    NIBBLE_CHECK(n <= remaining(), "load_tensors",
           path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes at offset " +
               std::to_string(pos) + ", but the file has only " + std::to_string(remaining()) +
               " left",
@@ -69,12 +69,12 @@ void save_tensors(const std::string& path, const NamedTensors& tensors) {
   const char* op = "save_tensors";
   std::set<std::string> seen;
   for (const auto& [name, t] : tensors) {
-    check(!name.empty() && name.size() <= kMaxNameLength, op,
+    NIBBLE_CHECK(!name.empty() && name.size() <= kMaxNameLength, op,
           path + ": tensor names must be 1.." + std::to_string(kMaxNameLength) + " bytes, got '" +
               name + "'");
-    check(seen.insert(name).second, op, path + ": duplicate tensor name '" + name + "'");
-    check(t.defined(), op, path + ": tensor '" + name + "' is undefined");
-    check(t.dim() <= static_cast<int64_t>(kMaxRank), op,
+    NIBBLE_CHECK(seen.insert(name).second, op, path + ": duplicate tensor name '" + name + "'");
+    NIBBLE_CHECK(t.defined(), op, path + ": tensor '" + name + "' is undefined");
+    NIBBLE_CHECK(t.dim() <= static_cast<int64_t>(kMaxRank), op,
           path + ": tensor '" + name + "' has rank " + std::to_string(t.dim()) +
               ", the format allows " + std::to_string(kMaxRank));
   }
@@ -114,21 +114,21 @@ NamedTensors load_tensors(const std::string& path) {
   Reader in{bytes, path};
 
   in.need(4, "the magic number");
-  check(std::memcmp(bytes.data(), kMagic, 4) == 0, op,
+  NIBBLE_CHECK(std::memcmp(bytes.data(), kMagic, 4) == 0, op,
         path + ": bad magic: expected \"NBCK\" but the file starts with bytes " +
             std::to_string(bytes[0]) + " " + std::to_string(bytes[1]) + " " +
             std::to_string(bytes[2]) + " " + std::to_string(bytes[3]),
         "this is not a nibble checkpoint (written by io::save_tensors or nn::save)");
   in.pos = 4;
   const uint64_t version = in.uint(4, "the format version");
-  check(version == kCheckpointVersion, op,
+  NIBBLE_CHECK(version == kCheckpointVersion, op,
         path + ": unsupported format version " + std::to_string(version) +
             " (this build reads version " + std::to_string(kCheckpointVersion) + ")",
         "the file was written by a different version of nibble");
   const uint64_t count = in.uint(8, "the tensor count");
   // Every record takes at least 13 bytes (name length, a 1-byte name, rank, checksum),
   // so a count beyond remaining / 13 cannot be real -- refuse it before reserving memory.
-  check(count <= in.remaining() / 13, op,
+  NIBBLE_CHECK(count <= in.remaining() / 13, op,
         path + ": absurd tensor count " + std::to_string(count) + " for a file of " +
             std::to_string(bytes.size()) + " bytes (corrupt header)");
 
@@ -137,17 +137,17 @@ NamedTensors load_tensors(const std::string& path) {
   for (uint64_t k = 0; k < count; ++k) {
     const std::string which = "tensor #" + std::to_string(k);
     const uint64_t name_length = in.uint(4, which + "'s name length");
-    check(name_length >= 1 && name_length <= kMaxNameLength, op,
+    NIBBLE_CHECK(name_length >= 1 && name_length <= kMaxNameLength, op,
           path + ": " + which + ": absurd name length " + std::to_string(name_length) +
               " (allowed 1.." + std::to_string(kMaxNameLength) + ")");
     in.need(name_length, which + "'s name");
     const std::string name(reinterpret_cast<const char*>(bytes.data() + in.pos), name_length);
     in.pos += name_length;
     const std::string label = "tensor '" + name + "'";
-    check(seen.insert(name).second, op, path + ": duplicate " + label);
+    NIBBLE_CHECK(seen.insert(name).second, op, path + ": duplicate " + label);
 
     const uint64_t rank = in.uint(4, label + "'s rank");
-    check(rank <= kMaxRank, op, path + ": " + label + ": absurd rank " + std::to_string(rank));
+    NIBBLE_CHECK(rank <= kMaxRank, op, path + ": " + label + ": absurd rank " + std::to_string(rank));
     Shape shape;
     uint64_t numel = 1;
     for (uint64_t d = 0; d < rank; ++d) {
@@ -156,7 +156,7 @@ NamedTensors load_tensors(const std::string& path) {
       // Each dim, and the running product, must fit in the bytes left in the file: that rejects
       // negative or absurd dims and rules out overflow when multiplying them.
       const uint64_t left = in.remaining();
-      check(dim >= 0 && static_cast<uint64_t>(dim) <= left &&
+      NIBBLE_CHECK(dim >= 0 && static_cast<uint64_t>(dim) <= left &&
                 (dim == 0 || numel <= left / static_cast<uint64_t>(dim)),
             op,
             path + ": " + label + ": absurd shape " + shape_str(shape) + " for a file of " +
@@ -168,7 +168,7 @@ NamedTensors load_tensors(const std::string& path) {
     const unsigned char* data = bytes.data() + in.pos;
     const uint32_t stored_crc = get_u32(data + 4 * numel);
     const uint32_t actual_crc = crc32_of(data, 4 * numel);
-    check(stored_crc == actual_crc, op,
+    NIBBLE_CHECK(stored_crc == actual_crc, op,
           path + ": checksum mismatch in " + label + ": the file is corrupt (stored CRC-32 " +
               std::to_string(stored_crc) + ", data gives " + std::to_string(actual_crc) + ")",
           "restore the checkpoint from a good copy; its values cannot be trusted");
@@ -182,7 +182,7 @@ NamedTensors load_tensors(const std::string& path) {
     in.pos += 4 * numel + 4;
     out.emplace_back(name, t);
   }
-  check(in.remaining() == 0, op,
+  NIBBLE_CHECK(in.remaining() == 0, op,
         path + ": " + std::to_string(in.remaining()) + " unexpected bytes after the last of " +
             std::to_string(count) + " tensors (corrupt file?)");
   return out;

@@ -40,11 +40,11 @@ DataLoader::DataLoader(Tensor images, std::vector<int64_t> labels, int64_t batch
       seed_(seed),
       drop_last_(drop_last) {
   const char* op = "DataLoader";
-  check(images.defined() && images.dim() >= 1, op, "images must be a tensor [N, ...]");
-  check(images.size(0) == static_cast<int64_t>(labels_.size()), op,
+  NIBBLE_CHECK(images.defined() && images.dim() >= 1, op, "images must be a tensor [N, ...]");
+  NIBBLE_CHECK(images.size(0) == static_cast<int64_t>(labels_.size()), op,
         "images has " + std::to_string(images.size(0)) + " examples (shape " + images.shape_str() +
             ") but there are " + std::to_string(labels_.size()) + " labels");
-  check(batch_size > 0, op, "batch_size must be positive, got " + std::to_string(batch_size));
+  NIBBLE_CHECK(batch_size > 0, op, "batch_size must be positive, got " + std::to_string(batch_size));
   // contiguous() so every example is one block of row_numel_ floats we can memcpy; detach() so
   // batches never drag the data set into an autograd graph.
   images_ = images.detach().contiguous();
@@ -97,7 +97,7 @@ bool DataLoader::next(Batch& batch) {
 }
 
 MeanStd mean_std(const Tensor& images) {
-  check(images.defined() && images.numel() > 0, "mean_std", "needs a non-empty tensor");
+  NIBBLE_CHECK(images.defined() && images.numel() > 0, "mean_std", "needs a non-empty tensor");
   const Tensor x = images.contiguous();
   const float* p = x.data();
   const int64_t n = x.numel();
@@ -111,7 +111,7 @@ MeanStd mean_std(const Tensor& images) {
 }
 
 Tensor normalize(const Tensor& images, MeanStd stats) {
-  check(std::isfinite(stats.std) && stats.std > 0.0f, "normalize",
+  NIBBLE_CHECK(std::isfinite(stats.std) && stats.std > 0.0f, "normalize",
         "std must be positive and finite, got " + std::to_string(stats.std),
         "a constant data set has std 0: there is nothing to normalise");
   const Tensor x = images.contiguous();

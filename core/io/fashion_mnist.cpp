@@ -21,11 +21,11 @@ std::string default_fashion_mnist_dir() {
 
 FashionMnist load_fashion_mnist(const std::string& split, const std::string& dir_arg) {
   const char* op = "load_fashion_mnist";
-  check(split == "train" || split == "test", op, "unknown split '" + split + "'",
+  NIBBLE_CHECK(split == "train" || split == "test", op, "unknown split '" + split + "'",
         "use \"train\" (60000 examples) or \"test\" (10000 examples)");
   const std::string dir = dir_arg.empty() ? default_fashion_mnist_dir() : dir_arg;
   std::error_code ec;
-  check(std::filesystem::is_directory(dir, ec), op, "directory " + dir + " does not exist",
+  NIBBLE_CHECK(std::filesystem::is_directory(dir, ec), op, "directory " + dir + " does not exist",
         "apt-get install dataset-fashion-mnist (or point NIBBLE_FASHION_MNIST_DIR at a copy)");
 
   // The original file names: the test split is called "t10k" (ten thousand).
@@ -33,7 +33,7 @@ FashionMnist load_fashion_mnist(const std::string& split, const std::string& dir
   const std::string images_path = prefix + "-images-idx3-ubyte.gz";
   const std::string labels_path = prefix + "-labels-idx1-ubyte.gz";
   for (const std::string& path : {images_path, labels_path}) {
-    check(std::filesystem::is_regular_file(path, ec), op, "missing file " + path,
+    NIBBLE_CHECK(std::filesystem::is_regular_file(path, ec), op, "missing file " + path,
           "apt-get install --reinstall dataset-fashion-mnist");
   }
   const io::IdxDataset raw = io::read_idx_dataset(images_path, labels_path, 28, 28);
@@ -50,7 +50,7 @@ FashionMnist load_fashion_mnist(const std::string& split, const std::string& dir
   out.labels.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t label = raw.labels.data[static_cast<size_t>(i)];
-    check(label < 10, op,
+    NIBBLE_CHECK(label < 10, op,
           labels_path + ": label " + std::to_string(label) + " at index " + std::to_string(i) +
               " is outside 0..9");
     out.labels[static_cast<size_t>(i)] = label;

@@ -90,11 +90,11 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
 
   unsigned char magic_bytes[4];
   const uint64_t got_magic = in.read(magic_bytes, 4);
-  check(got_magic == 4, "read_idx",
+  NIBBLE_CHECK(got_magic == 4, "read_idx",
         where + "truncated header: expected a 4-byte magic number, file has " +
             std::to_string(got_magic) + " bytes");
   const uint32_t magic = big_endian_u32(magic_bytes);
-  check(magic == expected_magic, "read_idx",
+  NIBBLE_CHECK(magic == expected_magic, "read_idx",
         where + "expected magic " + describe_magic(expected_magic) + " but found " +
             describe_magic(magic),
         "is this the right file (images vs labels), and an IDX file at all?");
@@ -102,7 +102,7 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   const uint32_t rank = magic & 0xff;  // the low byte of the magic is the number of dimensions
   std::vector<unsigned char> header(4 * rank);
   const uint64_t got_header = in.read(header.data(), header.size());
-  check(got_header == header.size(), "read_idx",
+  NIBBLE_CHECK(got_header == header.size(), "read_idx",
         where + "truncated header: " + std::to_string(rank) + " dimensions need " +
             std::to_string(header.size()) + " bytes after the magic, file has " +
             std::to_string(got_header));
@@ -113,7 +113,7 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
     const uint32_t size = big_endian_u32(&header[4 * d]);
     out.dims.push_back(size);
     total *= size;  // cannot overflow before the check below: each factor < 2^32, checked each step
-    check(total <= kMaxIdxBytes, "read_idx",
+    NIBBLE_CHECK(total <= kMaxIdxBytes, "read_idx",
           where + "absurd size: header claims " + describe_dims(out.dims, magic) +
               " (more than 4 GiB); the header is corrupt");
   }
@@ -128,20 +128,20 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
     have += got;
     if (got < want) break;
   }
-  check(have == total, "read_idx",
+  NIBBLE_CHECK(have == total, "read_idx",
         where + "truncated: header says " + describe_dims(out.dims, magic) + " = " +
             std::to_string(total) + " bytes, file has " + std::to_string(have),
         "the download or copy was probably cut short; reinstall the file");
   out.data.resize(total);
 
   unsigned char extra = 0;
-  check(in.read(&extra, 1) == 0, "read_idx",
+  NIBBLE_CHECK(in.read(&extra, 1) == 0, "read_idx",
         where + "trailing bytes: header says " + describe_dims(out.dims, magic) + " = " +
             std::to_string(total) + " bytes, but the file has more",
         "two files concatenated, or a corrupt header?");
   // All the data arrived, but a gzip file cut inside its 8-byte trailer (CRC-32 and length) is
   // still damaged: zlib reports that as Z_BUF_ERROR, "unexpected end of file".
-  check(
+  NIBBLE_CHECK(
       !in.stream_cut_short(), "read_idx",
       where +
           "truncated gzip file: the compressed stream ends before its trailer (CRC-32 and length)",
@@ -151,7 +151,7 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
 
 IdxArray read_idx_images(const std::string& path, int64_t rows, int64_t cols) {
   IdxArray images = read_idx(path, kIdxImagesMagic);
-  check(images.dims[1] == rows && images.dims[2] == cols, "read_idx_images",
+  NIBBLE_CHECK(images.dims[1] == rows && images.dims[2] == cols, "read_idx_images",
         path + ": dimension mismatch: expected images of " + std::to_string(rows) + "x" +
             std::to_string(cols) + " but the header says " + std::to_string(images.dims[1]) + "x" +
             std::to_string(images.dims[2]));
@@ -163,7 +163,7 @@ IdxArray read_idx_labels(const std::string& path) { return read_idx(path, kIdxLa
 IdxDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path,
                             int64_t rows, int64_t cols) {
   IdxDataset ds{read_idx_images(images_path, rows, cols), read_idx_labels(labels_path)};
-  check(ds.images.dims[0] == ds.labels.dims[0], "read_idx_dataset",
+  NIBBLE_CHECK(ds.images.dims[0] == ds.labels.dims[0], "read_idx_dataset",
         "count mismatch: " + images_path + " has " + std::to_string(ds.images.dims[0]) +
             " images but " + labels_path + " has " + std::to_string(ds.labels.dims[0]) + " labels",
         "images and labels must come from the same split (train or t10k)");
@@ -178,7 +178,7 @@ std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& raw,
                                       const std::string& path) {
   z_stream zs{};
   // windowBits 15 + 16 asks deflate for a gzip wrapper (what gzread and `gunzip` expect).
-  check(
+  NIBBLE_CHECK(
       deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK,
       "write_idx", path + ": zlib deflateInit2 failed");
   std::vector<unsigned char> out(deflateBound(&zs, raw.size()));
@@ -189,7 +189,7 @@ std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& raw,
   const int status = deflate(&zs, Z_FINISH);
   out.resize(zs.total_out);
   deflateEnd(&zs);
-  check(status == Z_STREAM_END, "write_idx", path + ": zlib deflate failed");
+  NIBBLE_CHECK(status == Z_STREAM_END, "write_idx", path + ": zlib deflate failed");
   return out;
 }
 
@@ -197,18 +197,18 @@ std::vector<unsigned char> gzip_bytes(const std::vector<unsigned char>& raw,
 
 void write_idx(const std::string& path, const IdxArray& array, bool gzip) {
   const size_t rank = array.dims.size();
-  check(rank >= 1 && rank <= 255, "write_idx",
+  NIBBLE_CHECK(rank >= 1 && rank <= 255, "write_idx",
         path + ": rank must be 1..255, got " + std::to_string(rank));
   uint64_t total = 1;
   for (int64_t d : array.dims) {
-    check(d >= 0 && d <= 0xffffffffLL, "write_idx",
+    NIBBLE_CHECK(d >= 0 && d <= 0xffffffffLL, "write_idx",
           path + ": dimension " + std::to_string(d) + " does not fit IDX's uint32 sizes");
     total *= static_cast<uint64_t>(d);
   }
-  check(total == array.data.size(), "write_idx",
+  NIBBLE_CHECK(total == array.data.size(), "write_idx",
         path + ": dims " + shape_str(array.dims) + " need " + std::to_string(total) +
             " bytes but data has " + std::to_string(array.data.size()));
-  check(total < (uint64_t{1} << 31), "write_idx",
+  NIBBLE_CHECK(total < (uint64_t{1} << 31), "write_idx",
         path + ": " + std::to_string(total) + " bytes is too much",
         "write_idx keeps the whole file in memory; split the data set");
 

@@ -49,7 +49,7 @@ void write_png_pixels(const std::string& path, const char* op, int64_t height, i
     out->insert(out->end(), bytes, bytes + size);
   };
   const int w = static_cast<int>(width), h = static_cast<int>(height);
-  check(stbi_write_png_to_func(append, &png, w, h, channels, pixels.data(), w * channels) != 0, op,
+  NIBBLE_CHECK(stbi_write_png_to_func(append, &png, w, h, channels, pixels.data(), w * channels) != 0, op,
         path + ": PNG encoding failed");
   write_atomically(path, op, [&png](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
@@ -57,7 +57,7 @@ void write_png_pixels(const std::string& path, const char* op, int64_t height, i
 }
 
 void check_side(int64_t side, const std::string& path, const char* op, const char* what) {
-  check(side >= 1 && side <= kMaxSide, op,
+  NIBBLE_CHECK(side >= 1 && side <= kMaxSide, op,
         path + ": " + what + " must be 1.." + std::to_string(kMaxSide) + ", got " +
             std::to_string(side));
 }
@@ -84,8 +84,8 @@ void viridis(float t, unsigned char rgb[3]) {
 
 Tensor load_image(const std::string& path) {
   const std::vector<unsigned char> bytes = read_file_bytes(path, "load_image");
-  check(!bytes.empty(), "load_image", path + ": the file is empty");
-  check(bytes.size() <= static_cast<size_t>(INT_MAX), "load_image", path + ": file too large");
+  NIBBLE_CHECK(!bytes.empty(), "load_image", path + ": the file is empty");
+  NIBBLE_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), "load_image", path + ": file too large");
   int width = 0, height = 0, channels = 0;
   unsigned char* pixels = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()),
                                                 &width, &height, &channels, /*desired_channels=*/0);
@@ -107,10 +107,10 @@ Tensor load_image(const std::string& path) {
 
 void save_png(const std::string& path, const Tensor& image) {
   const char* op = "save_png";
-  check(image.defined(), op, path + ": the tensor is undefined");
+  NIBBLE_CHECK(image.defined(), op, path + ": the tensor is undefined");
   const int64_t rank = image.dim();
   const bool ok_shape = rank == 2 || (rank == 3 && (image.size(0) == 1 || image.size(0) == 3));
-  check(ok_shape, op,
+  NIBBLE_CHECK(ok_shape, op,
         path + ": expected [H, W], [1, H, W] or [3, H, W] but got " + image.shape_str(),
         "for a batch, save one image: x.select(0, i)");
   const int channels = rank == 3 ? static_cast<int>(image.size(0)) : 1;
@@ -125,7 +125,7 @@ void save_png(const std::string& path, const Tensor& image) {
   for (int c = 0; c < channels; ++c) {
     for (int64_t p = 0; p < plane; ++p) {
       const float v = src[c * plane + p];
-      check(std::isfinite(v), op,
+      NIBBLE_CHECK(std::isfinite(v), op,
             path + ": value " + std::to_string(v) + " at channel " + std::to_string(c) +
                 ", pixel " + std::to_string(p) + " is not finite");
       pixels[static_cast<size_t>(p * channels + c)] =
@@ -137,11 +137,11 @@ void save_png(const std::string& path, const Tensor& image) {
 
 void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscale) {
   const char* op = "save_heatmap_png";
-  check(map.defined() && map.dim() == 2, op,
+  NIBBLE_CHECK(map.defined() && map.dim() == 2, op,
         path + ": expected a 2-d map [H, W] but got " +
             (map.defined() ? map.shape_str() : "undefined"),
         "pick one map first, e.g. attention.select(0, head)");
-  check(upscale >= 1 && upscale <= kMaxSide, op,
+  NIBBLE_CHECK(upscale >= 1 && upscale <= kMaxSide, op,
         path + ": upscale must be >= 1, got " + std::to_string(upscale));
   const int64_t height = map.size(0), width = map.size(1);
   check_side(height * upscale, path, op, "height * upscale");
@@ -150,7 +150,7 @@ void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscal
   const std::vector<float> values = map.to_vector();
   float lo = values[0], hi = values[0];
   for (size_t i = 0; i < values.size(); ++i) {
-    check(std::isfinite(values[i]), op,
+    NIBBLE_CHECK(std::isfinite(values[i]), op,
           path + ": value " + std::to_string(values[i]) + " at index " + std::to_string(i) +
               " is not finite");
     lo = std::fmin(lo, values[i]);

@@ -22,7 +22,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 std::string resolve_dir(const std::string& dir) {
   const std::string d = dir.empty() ? kFortunesPackageDir : dir;
   std::error_code ec;
-  check(fs::is_directory(d, ec), "load_fortunes", "directory " + d + " does not exist",
+  NIBBLE_CHECK(fs::is_directory(d, ec), "load_fortunes", "directory " + d + " does not exist",
         "apt-get install fortunes");
   return d;
 }
@@ -50,7 +50,7 @@ std::vector<std::string> fortune_files(const std::string& dir_arg) {
   std::vector<std::string> names;
   std::error_code list_error;
   fs::directory_iterator listing(dir, list_error);
-  check(!list_error, "load_fortunes", dir + ": cannot list (" + list_error.message() + ")");
+  NIBBLE_CHECK(!list_error, "load_fortunes", dir + ": cannot list (" + list_error.message() + ")");
   for (const fs::directory_entry& entry : listing) {
     std::error_code ec;
     if (!fs::is_regular_file(entry.path(), ec)) continue;  // follows symlinks; skips subdirectories
@@ -74,12 +74,12 @@ std::string load_fortunes(const std::string& dir) {
   std::string text;
   for (const std::string& path : files) {
     std::ifstream in(path, std::ios::binary);
-    check(in.good(), "load_fortunes", path + ": cannot open");
+    NIBBLE_CHECK(in.good(), "load_fortunes", path + ": cannot open");
     std::ostringstream content;
     content << in.rdbuf();
     append_without_separators(content.str(), text);
   }
-  check(!text.empty(), "load_fortunes",
+  NIBBLE_CHECK(!text.empty(), "load_fortunes",
         "no fortunes found in " + (dir.empty() ? std::string(kFortunesPackageDir) : dir),
         "apt-get install fortunes");
   return text;
@@ -94,7 +94,7 @@ std::vector<int64_t> CharVocab::encode(std::string_view text) const {
   for (size_t i = 0; i < text.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     ids[i] = id_of[c];
-    check(ids[i] >= 0, "CharVocab::encode",
+    NIBBLE_CHECK(ids[i] >= 0, "CharVocab::encode",
           "byte " + std::to_string(c) + " at position " + std::to_string(i) +
               " is not in the vocabulary",
           "build the vocabulary from text that contains every character you will encode");
@@ -105,7 +105,7 @@ std::vector<int64_t> CharVocab::encode(std::string_view text) const {
 std::string CharVocab::decode(const std::vector<int64_t>& ids) const {
   std::string text(ids.size(), '\0');
   for (size_t i = 0; i < ids.size(); ++i) {
-    check(ids[i] >= 0 && ids[i] < size(), "CharVocab::decode",
+    NIBBLE_CHECK(ids[i] >= 0 && ids[i] < size(), "CharVocab::decode",
           "id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " is outside 0.." +
               std::to_string(size() - 1));
     text[i] = chars[static_cast<size_t>(ids[i])];

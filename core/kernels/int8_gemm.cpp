@@ -83,7 +83,7 @@ std::vector<Int8Kernel> int8_all_kernels() {
 
 Int8Kernel int8_select_kernel(Int8Kernel requested) {
   if (requested != Int8Kernel::kAuto) {
-    check(int8_kernel_available(requested), "int8_gemm",
+    NIBBLE_CHECK(int8_kernel_available(requested), "int8_gemm",
           std::string("kernel '") + int8_kernel_name(requested) + "' is unavailable: " +
               unavailable_reason(requested),
           "use Int8Kernel::kAuto or one of: " + available_names());
@@ -93,7 +93,7 @@ Int8Kernel int8_select_kernel(Int8Kernel requested) {
   const char* env = std::getenv("NIBBLE_KERNEL");
   if (env != nullptr && *env != '\0' && std::string(env) != "auto") {
     const Int8Kernel forced = int8_kernel_from_name(env);
-    check(int8_kernel_available(forced), "int8_gemm",
+    NIBBLE_CHECK(int8_kernel_available(forced), "int8_gemm",
           std::string("NIBBLE_KERNEL=") + env + " forces kernel '" + env +
               "', which is unavailable: " + unavailable_reason(forced),
           "unset NIBBLE_KERNEL or set it to one of: " + available_names());
@@ -143,12 +143,12 @@ void put_packed(PackedType t, int8_t* base, int64_t index, int32_t value) {
 PackedWeightsS8 detail::PackedWeightsAccess::pack(const int8_t* W, int64_t K, int64_t N,
                                                   Int8Kernel kernel) {
   const char* op = "pack_weights_s8";
-  check(K >= 0 && N >= 0, op, "negative size: W is [N, K] = " + shape_str({N, K}));
-  check(K <= kMaxK, op, "K = " + std::to_string(K) + " is too large",
+  NIBBLE_CHECK(K >= 0 && N >= 0, op, "negative size: W is [N, K] = " + shape_str({N, K}));
+  NIBBLE_CHECK(K <= kMaxK, op, "K = " + std::to_string(K) + " is too large",
         "K <= 65536 keeps the int32 accumulators exact; split the reduction");
-  check(W != nullptr || K * N == 0, op, "W is null but [N, K] = " + shape_str({N, K}));
+  NIBBLE_CHECK(W != nullptr || K * N == 0, op, "W is null but [N, K] = " + shape_str({N, K}));
   const KernelInfo& L = kernel_info(kernel);
-  check(L.b_type != PackedType::kU8, op, "internal: weights are signed");
+  NIBBLE_CHECK(L.b_type != PackedType::kU8, op, "internal: weights are signed");
 
   PackedWeightsS8 out;
   out.kernel_ = kernel;
@@ -245,7 +245,7 @@ void check_activation_range(const char* op, const QuantizedInput& A, const Kerne
     }
 }
 
-// Runs on every GEMM call, so each test is `if (bad) fail(...)`: check() would format its message
+// Runs on every GEMM call, so each test is `if (bad) fail(...)`: NIBBLE_CHECK() would format its message
 // (to_string, shape_str: allocations) every time, microseconds at batch 1.
 void validate(const char* op, const QuantizedInput& A, const PackedWeightsS8& W, const void* C,
               int64_t ldc) {

@@ -29,7 +29,7 @@ int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
 int32_t rounding_divide_by_pot(int32_t x, int exponent) {
   // x >> exponent floors; add 1 when the dropped fraction is >= 1/2 (x >= 0) or > 1/2 (x < 0).
   // Net effect: round to nearest, exact halves away from zero (-1.5 -> -2, 1.5 -> 2).
-  // (if + fail rather than check(): this runs once per output, and check() would build its
+  // (if + fail rather than NIBBLE_CHECK(): this runs once per output, and NIBBLE_CHECK() would build its
   // message string every time.)
   if (exponent < 0 || exponent > 31)
     fail("rounding_divide_by_pot", "exponent " + std::to_string(exponent) + " is outside [0, 31]");
@@ -51,7 +51,7 @@ int32_t requantize(int32_t acc, int32_t multiplier, int right_shift) {
 }
 
 void quantize_multiplier(double real, int32_t* multiplier, int* right_shift) {
-  // if + fail, not check(): layers call this per channel on every forward, and check() would
+  // if + fail, not NIBBLE_CHECK(): layers call this per channel on every forward, and NIBBLE_CHECK() would
   // format its message (to_string: a printf) every time.
   if (multiplier == nullptr || right_shift == nullptr)
     fail("quantize_multiplier", "null output pointer");

@@ -61,17 +61,17 @@ std::string pair_str(Size2 s) { return std::to_string(s.h) + "x" + std::to_strin
 ConvGeometry check_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                           const Conv2dOptions& o) {
   const char* op = "conv2d";
-  check(input.defined(), op, "argument 'input' is an undefined tensor");
-  check(weight.defined(), op, "argument 'weight' is an undefined tensor");
-  check(input.dim() == 4, op, "input must be 4-d [N, C, H, W], got shape " + input.shape_str(),
+  NIBBLE_CHECK(input.defined(), op, "argument 'input' is an undefined tensor");
+  NIBBLE_CHECK(weight.defined(), op, "argument 'weight' is an undefined tensor");
+  NIBBLE_CHECK(input.dim() == 4, op, "input must be 4-d [N, C, H, W], got shape " + input.shape_str(),
         "add a batch axis with unsqueeze(0) for a single image");
-  check(weight.dim() == 4, op,
+  NIBBLE_CHECK(weight.dim() == 4, op,
         "weight must be 4-d [OC, C/groups, KH, KW], got shape " + weight.shape_str());
-  check(o.groups >= 1, op, "groups must be positive, got " + std::to_string(o.groups));
-  check(o.stride.h > 0 && o.stride.w > 0, op, "stride must be positive, got " + pair_str(o.stride));
-  check(o.dilation.h > 0 && o.dilation.w > 0, op,
+  NIBBLE_CHECK(o.groups >= 1, op, "groups must be positive, got " + std::to_string(o.groups));
+  NIBBLE_CHECK(o.stride.h > 0 && o.stride.w > 0, op, "stride must be positive, got " + pair_str(o.stride));
+  NIBBLE_CHECK(o.dilation.h > 0 && o.dilation.w > 0, op,
         "dilation must be positive, got " + pair_str(o.dilation));
-  check(o.padding.h >= 0 && o.padding.w >= 0, op,
+  NIBBLE_CHECK(o.padding.h >= 0 && o.padding.w >= 0, op,
         "padding must be non-negative, got " + pair_str(o.padding));
 
   ConvGeometry g{};
@@ -81,20 +81,20 @@ ConvGeometry check_conv2d(const Tensor& input, const Tensor& weight, const Tenso
   g.sh = o.stride.h, g.sw = o.stride.w, g.ph = o.padding.h, g.pw = o.padding.w;
   g.dh = o.dilation.h, g.dw = o.dilation.w;
   const std::string groups_str = std::to_string(g.groups);
-  check(weight.numel() > 0, op, "weight " + weight.shape_str() + " is empty");
-  check(g.C % g.groups == 0, op,
+  NIBBLE_CHECK(weight.numel() > 0, op, "weight " + weight.shape_str() + " is empty");
+  NIBBLE_CHECK(g.C % g.groups == 0, op,
         "input channels (" + std::to_string(g.C) + ") are not divisible by groups (" + groups_str +
             "), input " + input.shape_str());
-  check(g.OC % g.groups == 0, op,
+  NIBBLE_CHECK(g.OC % g.groups == 0, op,
         "output channels (" + std::to_string(g.OC) + ") are not divisible by groups (" +
             groups_str + "), weight " + weight.shape_str());
-  check(weight.size(1) * g.groups == g.C, op,
+  NIBBLE_CHECK(weight.size(1) * g.groups == g.C, op,
         "input has " + std::to_string(g.C) + " channels but weight expects " +
             std::to_string(weight.size(1) * g.groups) + " (weight " + weight.shape_str() +
             ", groups " + groups_str + ")",
         "weight.size(1) must be input channels / groups");
   if (bias.defined()) {
-    check(bias.dim() == 1 && bias.size(0) == g.OC, op,
+    NIBBLE_CHECK(bias.dim() == 1 && bias.size(0) == g.OC, op,
           "bias must have shape [" + std::to_string(g.OC) + "] (one per output channel), got " +
               bias.shape_str() + " for weight " + weight.shape_str());
   }
@@ -102,7 +102,7 @@ ConvGeometry check_conv2d(const Tensor& input, const Tensor& weight, const Tenso
   g.OCg = g.OC / g.groups;
   g.OH = conv_out_size(g.H, g.KH, g.sh, g.ph, g.dh);
   g.OW = conv_out_size(g.W, g.KW, g.sw, g.pw, g.dw);
-  check(g.OH >= 1 && g.OW >= 1, op,
+  NIBBLE_CHECK(g.OH >= 1 && g.OW >= 1, op,
         "output would be empty: input " + input.shape_str() + " with padding " +
             pair_str(o.padding) + " is smaller than the kernel " + std::to_string(g.KH) + "x" +
             std::to_string(g.KW) + " (dilation " + pair_str(o.dilation) + ")",

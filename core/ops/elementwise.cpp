@@ -13,7 +13,7 @@ using detail::unary_map;
 
 namespace {
 void check_defined(const Tensor& t, const char* op, const char* arg) {
-  check(t.defined(), op, std::string("argument '") + arg + "' is an undefined tensor");
+  NIBBLE_CHECK(t.defined(), op, std::string("argument '") + arg + "' is an undefined tensor");
 }
 }  // namespace
 
@@ -142,7 +142,7 @@ Tensor abs(const Tensor& a) {
 
 Tensor clamp(const Tensor& a, float low, float high) {
   check_defined(a, "clamp", "a");
-  check(low <= high, "clamp", "low (" + std::to_string(low) + ") > high (" + std::to_string(high) + ")");
+  NIBBLE_CHECK(low <= high, "clamp", "low (" + std::to_string(low) + ") > high (" + std::to_string(high) + ")");
   Tensor out = unary_map(a, [low, high](float x) { return x < low ? low : (x > high ? high : x); });
   // Gradient 1 where the input passed through unchanged (low <= x <= high, PyTorch's rule), else 0.
   return record("clamp", out, {a}, [a, low, high](const Tensor& g) {

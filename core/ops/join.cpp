@@ -18,9 +18,9 @@ namespace nibble {
 namespace {
 
 void check_list(const std::vector<Tensor>& tensors, const char* op) {
-  check(!tensors.empty(), op, "got an empty list of tensors", "pass at least one tensor");
+  NIBBLE_CHECK(!tensors.empty(), op, "got an empty list of tensors", "pass at least one tensor");
   for (size_t i = 0; i < tensors.size(); ++i) {
-    check(tensors[i].defined(), op, "tensor " + std::to_string(i) + " is undefined");
+    NIBBLE_CHECK(tensors[i].defined(), op, "tensor " + std::to_string(i) + " is undefined");
   }
 }
 
@@ -35,7 +35,7 @@ Tensor block_of(const Tensor& out, const Shape& shape, int64_t axis, int64_t sta
 Tensor cat(const std::vector<Tensor>& tensors, int64_t axis) {
   check_list(tensors, "cat");
   const Shape& first = tensors[0].shape();
-  check(!first.empty(), "cat", "cannot concatenate 0-d tensors (tensor 0 has shape [])",
+  NIBBLE_CHECK(!first.empty(), "cat", "cannot concatenate 0-d tensors (tensor 0 has shape [])",
         "use stack() to join scalars along a new axis");
   const int64_t a = normalize_axis(axis, static_cast<int64_t>(first.size()), "cat");
   Shape out_shape = first;
@@ -46,7 +46,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis) {
     for (size_t d = 0; agrees && d < s.size(); ++d) {
       agrees = static_cast<int64_t>(d) == a || s[d] == first[d];
     }
-    check(agrees, "cat",
+    NIBBLE_CHECK(agrees, "cat",
           "tensor " + std::to_string(i) + " has shape " + shape_str(s) + " but tensor 0 has shape " +
               shape_str(first) + "; shapes must agree except on axis " + std::to_string(a));
     out_shape[a] += s[a];
@@ -79,7 +79,7 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t axis) {
   // The new axis may go anywhere from before the first to after the last: rank + 1 places.
   const int64_t a = normalize_axis(axis, static_cast<int64_t>(first.size()) + 1, "stack");
   for (size_t i = 1; i < tensors.size(); ++i) {
-    check(tensors[i].shape() == first, "stack",
+    NIBBLE_CHECK(tensors[i].shape() == first, "stack",
           "tensor " + std::to_string(i) + " has shape " + tensors[i].shape_str() +
               " but tensor 0 has shape " + shape_str(first) + "; stack needs equal shapes");
   }

@@ -37,7 +37,7 @@ const char* reduction_name(Reduction r) {
 // BatchMean only makes sense for kl_div: for cross_entropy/nll_loss, Mean already divides by
 // the batch size, and for mse/bce "per example" is ambiguous. Rejecting it catches the mix-up.
 void reject_batchmean(const char* op, Reduction r) {
-  check(r != Reduction::BatchMean, op, "Reduction::BatchMean is only supported by kl_div",
+  NIBBLE_CHECK(r != Reduction::BatchMean, op, "Reduction::BatchMean is only supported by kl_div",
         "use Reduction::Mean (the average loss) or Reduction::Sum");
 }
 
@@ -71,17 +71,17 @@ Tensor term_gradients(const Tensor& g, Reduction r, double divisor, const Shape&
 // scores [N, C] with N class indices in [0, C). `what` names the argument ("logits"/"log_probs").
 void check_class_targets(const char* op, const char* what, const Tensor& scores,
                          const std::vector<int64_t>& target) {
-  check(scores.defined(), op, std::string("argument '") + what + "' is an undefined tensor");
+  NIBBLE_CHECK(scores.defined(), op, std::string("argument '") + what + "' is an undefined tensor");
   const std::string shape = scores.shape_str();
-  check(scores.dim() == 2, op, fmt::format("{} must be 2-d [N, C], got {} {}", what, what, shape),
+  NIBBLE_CHECK(scores.dim() == 2, op, fmt::format("{} must be 2-d [N, C], got {} {}", what, what, shape),
         "flatten the extra axes first, e.g. x.reshape({-1, C}), and the targets to match");
   const int64_t n = scores.shape()[0], c = scores.shape()[1];
-  check(n > 0, op, fmt::format("empty batch: {} {}", what, shape));
-  check(static_cast<int64_t>(target.size()) == n, op,
+  NIBBLE_CHECK(n > 0, op, fmt::format("empty batch: {} {}", what, shape));
+  NIBBLE_CHECK(static_cast<int64_t>(target.size()) == n, op,
         fmt::format("{} targets for {} {}", target.size(), what, shape),
         "pass exactly one class index per row");
   for (int64_t i = 0; i < n; ++i) {
-    check(target[i] >= 0 && target[i] < c, op,
+    NIBBLE_CHECK(target[i] >= 0 && target[i] < c, op,
           fmt::format("target[{}] = {} is not a class index in [0, {}) for {} {}", i, target[i], c,
                       what, shape));
   }
@@ -90,11 +90,11 @@ void check_class_targets(const char* op, const char* what, const Tensor& scores,
 // Pointwise losses: input and target must agree exactly (no silent broadcasting, which would
 // turn a [N] target against [N, 1] predictions into an [N, N] loss).
 void check_same_shape(const char* op, const Tensor& input, const Tensor& target) {
-  check(input.defined() && target.defined(), op, "an argument is an undefined tensor");
-  check(input.shape() == target.shape(), op,
+  NIBBLE_CHECK(input.defined() && target.defined(), op, "an argument is an undefined tensor");
+  NIBBLE_CHECK(input.shape() == target.shape(), op,
         fmt::format("input {} and target {} must have the same shape", input.shape_str(),
                     target.shape_str()));
-  check(input.numel() > 0, op, fmt::format("empty input {}", input.shape_str()));
+  NIBBLE_CHECK(input.numel() > 0, op, fmt::format("empty input {}", input.shape_str()));
 }
 
 }  // namespace
@@ -108,7 +108,7 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& target, R
                      float label_smoothing) {
   const char* op = "cross_entropy";
   check_class_targets(op, "logits", logits, target);
-  check(label_smoothing >= 0.0f && label_smoothing <= 1.0f, op,
+  NIBBLE_CHECK(label_smoothing >= 0.0f && label_smoothing <= 1.0f, op,
         fmt::format("label_smoothing = {} is outside [0, 1]", label_smoothing));
   reject_batchmean(op, reduction);
   const int64_t n = logits.shape()[0], c = logits.shape()[1];
@@ -228,7 +228,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction) {
   const char* op = "kl_div";
   check_same_shape(op, input, target);
-  check(reduction != Reduction::BatchMean || input.dim() >= 1, op,
+  NIBBLE_CHECK(reduction != Reduction::BatchMean || input.dim() >= 1, op,
         fmt::format("{} needs a batch axis, got input {}", reduction_name(reduction), input.shape_str()));
   const Tensor x = input.detach(), t = target.detach();
   const Tensor terms = binary_map(x, t, op, [](float xi, float ti) {

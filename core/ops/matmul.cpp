@@ -77,14 +77,14 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  check(a.defined() && b.defined(), "matmul", "an argument is an undefined tensor");
-  check(a.dim() >= 1 && b.dim() >= 1, "matmul",
+  NIBBLE_CHECK(a.defined() && b.defined(), "matmul", "an argument is an undefined tensor");
+  NIBBLE_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul",
         "needs tensors of rank >= 1, got " + a.shape_str() + " @ " + b.shape_str());
   // NumPy's rule for vectors: a 1-d left operand is a row [1,K], a 1-d right operand a column [K,1];
   // the added axis is removed from the result.
   const Tensor a2 = a.dim() == 1 ? a.detach().unsqueeze(0) : a.detach();
   const Tensor b2 = b.dim() == 1 ? b.detach().unsqueeze(1) : b.detach();
-  check(a2.size(-1) == b2.size(-2), "matmul",
+  NIBBLE_CHECK(a2.size(-1) == b2.size(-2), "matmul",
         "inner dimensions differ: " + a.shape_str() + " @ " + b.shape_str(),
         "the last axis of the left operand must equal the second-to-last axis of the right one");
   const Tensor out2 = matmul_forward(a2, b2);

@@ -17,18 +17,18 @@ namespace nibble {
 
 Tensor embedding(const Tensor& weight, const std::vector<int64_t>& indices, const Shape& index_shape) {
   const char* op = "embedding";
-  check(weight.defined(), op, "argument 'weight' is an undefined tensor");
-  check(weight.dim() == 2, op, "weight must be 2-d [V, D], got shape " + weight.shape_str());
+  NIBBLE_CHECK(weight.defined(), op, "argument 'weight' is an undefined tensor");
+  NIBBLE_CHECK(weight.dim() == 2, op, "weight must be 2-d [V, D], got shape " + weight.shape_str());
   for (int64_t d : index_shape) {
-    check(d >= 0, op, "index_shape " + shape_str(index_shape) + " has a negative size");
+    NIBBLE_CHECK(d >= 0, op, "index_shape " + shape_str(index_shape) + " has a negative size");
   }
   const int64_t count = static_cast<int64_t>(indices.size());
-  check(numel_of(index_shape) == count, op,
+  NIBBLE_CHECK(numel_of(index_shape) == count, op,
         "index_shape " + shape_str(index_shape) + " holds " + std::to_string(numel_of(index_shape)) +
             " indices but " + std::to_string(count) + " were given");
   const int64_t V = weight.size(0), D = weight.size(1);
   for (int64_t i = 0; i < count; ++i) {
-    check(indices[i] >= 0 && indices[i] < V, op,
+    NIBBLE_CHECK(indices[i] >= 0 && indices[i] < V, op,
           "index " + std::to_string(indices[i]) + " (at position " + std::to_string(i) +
               ") is out of range for a table of V = " + std::to_string(V) + " rows (weight " +
               weight.shape_str() + ")",
@@ -87,27 +87,27 @@ struct RowStats {
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, float eps) {
   const char* op = "layer_norm";
-  check(x.defined(), op, "argument 'x' is an undefined tensor");
+  NIBBLE_CHECK(x.defined(), op, "argument 'x' is an undefined tensor");
   const int64_t k = static_cast<int64_t>(normalized_shape.size());
-  check(k >= 1, op, "normalized_shape is empty", "pass the trailing axes to normalise, e.g. {D}");
+  NIBBLE_CHECK(k >= 1, op, "normalized_shape is empty", "pass the trailing axes to normalise, e.g. {D}");
   const bool fits = x.dim() >= k && Shape(x.shape().end() - k, x.shape().end()) == normalized_shape;
-  check(fits, op,
+  NIBBLE_CHECK(fits, op,
         "input shape " + x.shape_str() + " does not end with normalized_shape " +
             shape_str(normalized_shape),
         "normalized_shape must equal the last axes of the input");
   if (weight.defined()) {
-    check(weight.shape() == normalized_shape, op,
+    NIBBLE_CHECK(weight.shape() == normalized_shape, op,
           "weight has shape " + weight.shape_str() + " but normalized_shape is " +
               shape_str(normalized_shape));
   }
   if (bias.defined()) {
-    check(bias.shape() == normalized_shape, op,
+    NIBBLE_CHECK(bias.shape() == normalized_shape, op,
           "bias has shape " + bias.shape_str() + " but normalized_shape is " +
               shape_str(normalized_shape));
   }
   const int64_t M = numel_of(normalized_shape);
-  check(M > 0, op, "normalized_shape " + shape_str(normalized_shape) + " has no elements");
-  check(eps >= 0.0f, op, "eps must be non-negative, got " + std::to_string(eps));
+  NIBBLE_CHECK(M > 0, op, "normalized_shape " + shape_str(normalized_shape) + " has no elements");
+  NIBBLE_CHECK(eps >= 0.0f, op, "eps must be non-negative, got " + std::to_string(eps));
 
   const Tensor xc = x.detach().contiguous();  // [R, M]
   const Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
@@ -215,8 +215,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // reuse exactly the mask the forward pass drew, which the closure keeps.
 
 Tensor dropout(const Tensor& x, float p, bool training) {
-  check(x.defined(), "dropout", "argument 'x' is an undefined tensor");
-  check(p >= 0.0f && p < 1.0f, "dropout", "p must be in [0, 1), got " + std::to_string(p),
+  NIBBLE_CHECK(x.defined(), "dropout", "argument 'x' is an undefined tensor");
+  NIBBLE_CHECK(p >= 0.0f && p < 1.0f, "dropout", "p must be in [0, 1), got " + std::to_string(p),
         "p is the probability of zeroing an element; p = 1 would zero everything");
   if (!training || p == 0.0f) return x;  // the identity: same tensor, same graph
 

@@ -39,19 +39,19 @@ std::string pair_str(Size2 s) { return std::to_string(s.h) + "x" + std::to_strin
 
 PoolGeometry check_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding,
                           const char* op) {
-  check(input.defined(), op, "argument 'input' is an undefined tensor");
-  check(input.dim() == 4, op, "input must be 4-d [N, C, H, W], got shape " + input.shape_str(),
+  NIBBLE_CHECK(input.defined(), op, "argument 'input' is an undefined tensor");
+  NIBBLE_CHECK(input.dim() == 4, op, "input must be 4-d [N, C, H, W], got shape " + input.shape_str(),
         "add a batch axis with unsqueeze(0) for a single image");
-  check(kernel.h > 0 && kernel.w > 0, op, "kernel size must be positive, got " + pair_str(kernel));
-  check(stride.h >= 0 && stride.w >= 0, op,
+  NIBBLE_CHECK(kernel.h > 0 && kernel.w > 0, op, "kernel size must be positive, got " + pair_str(kernel));
+  NIBBLE_CHECK(stride.h >= 0 && stride.w >= 0, op,
         "stride must be positive (or 0 for the default: the kernel size), got " + pair_str(stride));
-  check(padding.h >= 0 && padding.w >= 0, op, "padding must be non-negative, got " + pair_str(padding));
+  NIBBLE_CHECK(padding.h >= 0 && padding.w >= 0, op, "padding must be non-negative, got " + pair_str(padding));
   // PyTorch's rule. It guarantees every window holds at least one real pixel, so a max window is
   // never all padding (-inf) and an average never is of padding alone.
-  check(2 * padding.h <= kernel.h && 2 * padding.w <= kernel.w, op,
+  NIBBLE_CHECK(2 * padding.h <= kernel.h && 2 * padding.w <= kernel.w, op,
         "padding " + pair_str(padding) + " is more than half the kernel " + pair_str(kernel),
         "padding may be at most kernel/2 on each axis");
-  check(input.size(2) > 0 && input.size(3) > 0, op,
+  NIBBLE_CHECK(input.size(2) > 0 && input.size(3) > 0, op,
         "input " + input.shape_str() + " has an empty spatial axis (H or W is 0)");
   PoolGeometry g{};
   g.N = input.size(0), g.C = input.size(1), g.H = input.size(2), g.W = input.size(3);
@@ -63,7 +63,7 @@ PoolGeometry check_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2
   const int64_t span_w = g.W + 2 * g.pw - g.KW;
   g.OH = span_h < 0 ? 0 : span_h / g.sh + 1;
   g.OW = span_w < 0 ? 0 : span_w / g.sw + 1;
-  check(g.OH >= 1 && g.OW >= 1, op,
+  NIBBLE_CHECK(g.OH >= 1 && g.OW >= 1, op,
         "output would be empty: input " + input.shape_str() + " with padding " + pair_str(padding) +
             " is smaller than the kernel " + pair_str(kernel));
   return g;

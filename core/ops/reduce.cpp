@@ -17,7 +17,7 @@ namespace nibble {
 namespace detail {
 
 AxisSplit split_at_axis(const Tensor& x, int64_t axis, const char* op) {
-  check(x.defined(), op, "argument is an undefined tensor");
+  NIBBLE_CHECK(x.defined(), op, "argument is an undefined tensor");
   AxisSplit s;
   s.axis = normalize_axis(axis, x.dim(), op);
   for (int64_t i = 0; i < s.axis; ++i) s.outer *= x.shape()[i];
@@ -42,7 +42,7 @@ using detail::split_at_axis;
 // ---- sum and mean --------------------------------------------------------------------------------
 
 Tensor sum(const Tensor& a) {
-  check(a.defined(), "sum", "argument is an undefined tensor");
+  NIBBLE_CHECK(a.defined(), "sum", "argument is an undefined tensor");
   const Tensor x = a.contiguous();
   double total = 0.0;  // double accumulation: summing 1e6 floats in float loses digits
   const float* p = x.data();
@@ -75,14 +75,14 @@ Tensor sum(const Tensor& a, int64_t axis, bool keepdim) {
 }
 
 Tensor mean(const Tensor& a) {
-  check(a.defined(), "mean", "argument is an undefined tensor");
-  check(a.numel() > 0, "mean", "mean of an empty tensor of shape " + a.shape_str() + " is undefined");
+  NIBBLE_CHECK(a.defined(), "mean", "argument is an undefined tensor");
+  NIBBLE_CHECK(a.numel() > 0, "mean", "mean of an empty tensor of shape " + a.shape_str() + " is undefined");
   return mul(sum(a), 1.0f / static_cast<float>(a.numel()));
 }
 
 Tensor mean(const Tensor& a, int64_t axis, bool keepdim) {
   const AxisSplit s = split_at_axis(a, axis, "mean");
-  check(s.n > 0, "mean", "axis " + std::to_string(axis) + " of shape " + a.shape_str() + " is empty");
+  NIBBLE_CHECK(s.n > 0, "mean", "axis " + std::to_string(axis) + " of shape " + a.shape_str() + " is empty");
   return mul(sum(a, axis, keepdim), 1.0f / static_cast<float>(s.n));
 }
 
@@ -136,7 +136,7 @@ AxisPick pick_along_axis(const Tensor& x, const AxisSplit& s, const Shape& out_s
 template <typename Beats>
 Tensor extreme_along_axis(const Tensor& a, int64_t axis, bool keepdim, const char* op, Beats beats) {
   const AxisSplit s = split_at_axis(a, axis, op);
-  check(s.n > 0, op, "axis " + std::to_string(axis) + " of shape " + a.shape_str() + " is empty",
+  NIBBLE_CHECK(s.n > 0, op, "axis " + std::to_string(axis) + " of shape " + a.shape_str() + " is empty",
         "a maximum or minimum needs at least one element");
   AxisPick pick = pick_along_axis(row_major_values(a), s, keepdim ? s.kept_shape : s.out_shape, beats);
   const Shape in_shape = a.shape();
@@ -158,8 +158,8 @@ Tensor extreme_along_axis(const Tensor& a, int64_t axis, bool keepdim, const cha
 }  // namespace
 
 Tensor max(const Tensor& a) {
-  check(a.defined(), "max", "argument is an undefined tensor");
-  check(a.numel() > 0, "max", "max of an empty tensor of shape " + a.shape_str() + " is undefined");
+  NIBBLE_CHECK(a.defined(), "max", "argument is an undefined tensor");
+  NIBBLE_CHECK(a.numel() > 0, "max", "max of an empty tensor of shape " + a.shape_str() + " is undefined");
   const Tensor x = row_major_values(a);
   const float* p = x.data();
   float best = p[0];
@@ -193,7 +193,7 @@ Tensor min(const Tensor& a, int64_t axis, bool keepdim) {
 
 std::vector<int64_t> argmax(const Tensor& a, int64_t axis) {
   const AxisSplit s = split_at_axis(a, axis, "argmax");
-  check(s.n > 0, "argmax", "axis " + std::to_string(axis) + " of shape " + a.shape_str() + " is empty");
+  NIBBLE_CHECK(s.n > 0, "argmax", "axis " + std::to_string(axis) + " of shape " + a.shape_str() + " is empty");
   // Output position p = i * inner + j is exactly row-major order over the remaining axes.
   return pick_along_axis(row_major_values(a), s, s.out_shape, greater_or_nan).index;
 }
@@ -208,7 +208,7 @@ namespace {
 
 int64_t var_denominator(int64_t n, bool unbiased, const std::string& where) {
   const int64_t denom = n - (unbiased ? 1 : 0);
-  check(denom > 0, "var",
+  NIBBLE_CHECK(denom > 0, "var",
         "n - ddof = " + std::to_string(denom) + " <= 0 for " + where + " (unbiased=" +
             (unbiased ? "true" : "false") + ")",
         "the unbiased variance needs at least 2 elements; use unbiased=false or more data");
@@ -218,7 +218,7 @@ int64_t var_denominator(int64_t n, bool unbiased, const std::string& where) {
 }  // namespace
 
 Tensor var(const Tensor& a, bool unbiased) {
-  check(a.defined(), "var", "argument is an undefined tensor");
+  NIBBLE_CHECK(a.defined(), "var", "argument is an undefined tensor");
   const int64_t n = a.numel();
   const double denom = static_cast<double>(var_denominator(n, unbiased, "shape " + a.shape_str()));
   const Tensor x = row_major_values(a);

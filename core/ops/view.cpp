@@ -67,19 +67,19 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const S
   int64_t infer_at = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      check(infer_at < 0, op, "only one dimension can be -1, got " + shape_str(requested));
+      NIBBLE_CHECK(infer_at < 0, op, "only one dimension can be -1, got " + shape_str(requested));
       infer_at = static_cast<int64_t>(i);
     } else {
-      check(shape[i] >= 0, op, "invalid dimension in " + shape_str(requested));
+      NIBBLE_CHECK(shape[i] >= 0, op, "invalid dimension in " + shape_str(requested));
       known *= shape[i];
     }
   }
   if (infer_at >= 0) {
-    check(known != 0 && numel % known == 0, op,
+    NIBBLE_CHECK(known != 0 && numel % known == 0, op,
           "cannot reshape " + shape_str(from) + " into " + shape_str(requested));
     shape[infer_at] = numel / known;
   }
-  check(numel_of(shape) == numel, op,
+  NIBBLE_CHECK(numel_of(shape) == numel, op,
         "cannot reshape " + shape_str(from) + " (" + std::to_string(numel) + " elements) into " +
             shape_str(requested) + " (" + std::to_string(numel_of(shape)) + " elements)");
   return shape;
@@ -101,7 +101,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 
 Tensor Tensor::view(const Shape& shape) const {
   const Shape target = infer_shape(shape, numel(), "view", this->shape());
-  check(is_contiguous(), "view", "tensor of shape " + shape_str() + " is not contiguous",
+  NIBBLE_CHECK(is_contiguous(), "view", "tensor of shape " + shape_str() + " is not contiguous",
         "use reshape() (which copies when needed) or call contiguous() first");
   return reshape_view(*this, target, "view");
 }
@@ -110,7 +110,7 @@ Tensor Tensor::flatten(int64_t start_axis, int64_t end_axis) const {
   if (dim() == 0) return reshape({1});
   const int64_t s = normalize_axis(start_axis, dim(), "flatten");
   const int64_t e = normalize_axis(end_axis, dim(), "flatten");
-  check(s <= e, "flatten", "start_axis comes after end_axis");
+  NIBBLE_CHECK(s <= e, "flatten", "start_axis comes after end_axis");
   Shape target(shape().begin(), shape().begin() + s);
   target.push_back(numel_of(Shape(shape().begin() + s, shape().begin() + e + 1)));
   target.insert(target.end(), shape().begin() + e + 1, shape().end());
@@ -118,13 +118,13 @@ Tensor Tensor::flatten(int64_t start_axis, int64_t end_axis) const {
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& order) const {
-  check(static_cast<int64_t>(order.size()) == dim(), "permute",
+  NIBBLE_CHECK(static_cast<int64_t>(order.size()) == dim(), "permute",
         "order " + nibble::shape_str(order) + " does not match rank of shape " + shape_str());
   std::vector<int64_t> axes(order.size());
   std::vector<bool> seen(order.size(), false);
   for (size_t i = 0; i < order.size(); ++i) {
     axes[i] = normalize_axis(order[i], dim(), "permute");
-    check(!seen[axes[i]], "permute", "axis repeated in order " + nibble::shape_str(order));
+    NIBBLE_CHECK(!seen[axes[i]], "permute", "axis repeated in order " + nibble::shape_str(order));
     seen[axes[i]] = true;
   }
   Shape new_shape(axes.size()), new_strides(axes.size());
@@ -139,7 +139,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& order) const {
 }
 
 Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
-  check(dim() >= 1, "transpose", "needs at least a 1-d tensor, got shape " + shape_str());
+  NIBBLE_CHECK(dim() >= 1, "transpose", "needs at least a 1-d tensor, got shape " + shape_str());
   std::vector<int64_t> order(dim());
   std::iota(order.begin(), order.end(), 0);
   std::swap(order[normalize_axis(axis0, dim(), "transpose")],
@@ -150,7 +150,7 @@ Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
 Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) const {
   const int64_t a = normalize_axis(axis, dim(), "slice");
   const int64_t n = shape()[a];
-  check(step > 0, "slice", "step must be positive, got " + std::to_string(step));
+  NIBBLE_CHECK(step > 0, "slice", "step must be positive, got " + std::to_string(step));
   // Python-style clamping: negative counts from the end, out-of-range ends are clipped.
   auto clip = [n](int64_t i) { return std::clamp(i < 0 ? i + n : i, int64_t{0}, n); };
   const int64_t s = clip(start);
@@ -173,7 +173,7 @@ Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) con
 Tensor Tensor::select(int64_t axis, int64_t index) const {
   const int64_t a = normalize_axis(axis, dim(), "select");
   const int64_t n = shape()[a];
-  check(index >= -n && index < n, "select",
+  NIBBLE_CHECK(index >= -n && index < n, "select",
         "index " + std::to_string(index) + " out of range for axis " + std::to_string(a) +
             " of shape " + shape_str());
   const int64_t i = index < 0 ? index + n : index;
@@ -189,7 +189,7 @@ Tensor Tensor::unsqueeze(int64_t axis) const {
 
 Tensor Tensor::squeeze(int64_t axis) const {
   const int64_t a = normalize_axis(axis, dim(), "squeeze");
-  check(shape()[a] == 1, "squeeze",
+  NIBBLE_CHECK(shape()[a] == 1, "squeeze",
         "axis " + std::to_string(axis) + " has size " + std::to_string(shape()[a]) + ", not 1");
   Shape s = shape();
   s.erase(s.begin() + a);
@@ -198,7 +198,7 @@ Tensor Tensor::squeeze(int64_t axis) const {
 
 Tensor Tensor::expand(const Shape& shape) const {
   const Shape target = detail::broadcast_shapes(this->shape(), shape, "expand");
-  check(target == shape, "expand", "cannot expand " + shape_str() + " to " + nibble::shape_str(shape));
+  NIBBLE_CHECK(target == shape, "expand", "cannot expand " + shape_str() + " to " + nibble::shape_str(shape));
   Tensor out = make_view(*this, shape, detail::broadcast_strides(*this, shape), impl()->offset);
   const Shape in_shape = this->shape();
   return record("expand", out, {*this}, [in_shape](const Tensor& g) { return grads{sum_to(g, in_shape)}; });
