@@ -65,8 +65,8 @@ bool cpu_has(const CpuFeatures& f) { return f.avx512f && f.avx512bw && f.avx512v
 
 const KernelInfo& kernel_info_avx512vnni() {
   static const KernelInfo info{Int8Kernel::kAvx512Vnni, "avx512vnni", kMR, kNR, kKG,
-                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, nullptr, 255, nullptr,
-                               nullptr};
+                               PackedType::kU8, PackedType::kS8, kMicro, cpu_has, pack_a_bytes<kMR, kKG>, 255,
+                               nullptr, nullptr};
   return info;
 }
 

@@ -122,14 +122,14 @@ bool has_neondot(const CpuFeatures& f) { return f.neon && f.neon_dot; }
 const KernelInfo& kernel_info_neon() {
   static const KernelInfo info{Int8Kernel::kNeon, "neon", kNeonMR, kNeonNR, kNeonKG,
                                PackedType::kS8, PackedType::kS8, kNeonMicro, has_neon,
-                               nullptr, 255, nullptr, nullptr};
+                               pack_a_bytes<kNeonMR, kNeonKG>, 255, nullptr, nullptr};
   return info;
 }
 
 const KernelInfo& kernel_info_neondot() {
   static const KernelInfo info{Int8Kernel::kNeonDot, "neondot", kDotMR, kDotNR, kDotKG,
                                PackedType::kS8, PackedType::kS8, kDotMicro, has_neondot,
-                               nullptr, 255, nullptr, nullptr};
+                               pack_a_bytes<kDotMR, kDotKG>, 255, nullptr, nullptr};
   return info;
 }
 

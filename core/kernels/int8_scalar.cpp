@@ -43,7 +43,7 @@ bool always(const CpuFeatures&) { return true; }
 
 const KernelInfo kScalarInfo{Int8Kernel::kScalar, "scalar", kMR, kNR, 1,
                              PackedType::kU8, PackedType::kS8, micro_scalar, always,
-                             nullptr, 255, nullptr, nullptr};
+                             pack_a_bytes<4, 1>, 255, nullptr, nullptr};
 
 }  // namespace
 
@@ -85,6 +85,41 @@ void pack_a_panel_reference(const KernelInfo& L, const uint8_t* const* rows, int
       }
     }
   }
+}
+
+template <int MR, int KG>
+void pack_a_bytes(const uint8_t* const* rows, int64_t K, uint8_t xor_mask, void* panel) {
+  auto* out = static_cast<uint8_t*>(panel);
+  const int64_t full = K / KG;  // complete k-groups; then one zero-padded group if K % KG != 0
+  for (int64_t g = 0; g < full; ++g) {
+    for (int m = 0; m < MR; ++m) {
+      const uint8_t* src = rows[m] + g * KG;
+      uint8_t* dst = out + (g * MR + m) * KG;
+      for (int j = 0; j < KG; ++j) dst[j] = src[j] ^ xor_mask;  // KG is a constant: unrolled
+    }
+  }
+  if (full * KG == K) return;
+  for (int m = 0; m < MR; ++m) {
+    uint8_t* dst = out + (full * MR + m) * KG;
+    for (int j = 0; j < KG; ++j) {
+      const int64_t k = full * KG + j;
+      dst[j] = k < K ? rows[m][k] ^ xor_mask : 0;  // padding is 0 in the kernel's domain
+    }
+  }
+}
+
+template void pack_a_bytes<4, 1>(const uint8_t* const*, int64_t, uint8_t, void*);   // scalar
+template void pack_a_bytes<6, 4>(const uint8_t* const*, int64_t, uint8_t, void*);   // avxvnni
+template void pack_a_bytes<8, 4>(const uint8_t* const*, int64_t, uint8_t, void*);   // avx512vnni, neondot
+template void pack_a_bytes<4, 16>(const uint8_t* const*, int64_t, uint8_t, void*);  // neon
+
+PackPanelA portable_pack_a(const KernelInfo& L) {
+  if (L.a_type == PackedType::kS16) return nullptr;
+  if (L.mr == 4 && L.kg == 1) return pack_a_bytes<4, 1>;
+  if (L.mr == 6 && L.kg == 4) return pack_a_bytes<6, 4>;
+  if (L.mr == 8 && L.kg == 4) return pack_a_bytes<8, 4>;
+  if (L.mr == 4 && L.kg == 16) return pack_a_bytes<4, 16>;
+  return nullptr;
 }
 
 const KernelInfo& kernel_info_scalar() { return kScalarInfo; }

@@ -341,6 +341,41 @@ TEST(Int8GemmPacking, FastPackersMatchTheReference) {
   std::cout << "[ packing  ] " << checked << " fast-packer cases identical to the reference\n";
 }
 
+// The portable byte packer needs no instruction-set extension: check it for every 8-bit layout,
+// including those of kernels this CPU cannot run (avx512vnni, neon, neondot here).
+TEST(Int8GemmPacking, PortablePackerMatchesTheReferenceForEveryByteLayout) {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> byte(0, 255);
+  int layouts = 0;
+  for (Int8Kernel k : int8_all_kernels()) {
+    const detail::KernelInfo& L = detail::kernel_info(k);
+    const detail::PackPanelA portable = detail::portable_pack_a(L);
+    if (L.a_type == detail::PackedType::kS16) {
+      EXPECT_EQ(portable, nullptr) << L.name;  // int16 layouts have their own packer
+      continue;
+    }
+    ASSERT_NE(portable, nullptr) << L.name << ": no portable packer for this 8-bit layout";
+    ++layouts;
+    for (int64_t K : {1, 2, 3, 4, 5, 15, 16, 17, 33, 100, 784}) {
+      std::vector<std::vector<uint8_t>> data(static_cast<size_t>(L.mr));
+      std::vector<const uint8_t*> rows;
+      for (auto& row : data) {
+        row.resize(static_cast<size_t>(K));
+        for (auto& v : row) v = static_cast<uint8_t>(byte(rng));
+        rows.push_back(row.data());
+      }
+      const int64_t bytes = (K + L.kg - 1) / L.kg * L.kg * L.mr;
+      for (uint8_t mask : {uint8_t{0}, uint8_t{0x80}}) {
+        std::vector<uint8_t> want(static_cast<size_t>(bytes), 0xAB), got(want);
+        detail::pack_a_panel_reference(L, rows.data(), K, mask, want.data());
+        portable(rows.data(), K, mask, got.data());
+        EXPECT_EQ(want, got) << L.name << " K=" << K << " mask=" << int(mask);
+      }
+    }
+  }
+  EXPECT_GE(layouts, 5);  // scalar, avx2u7, avxvnni, avx512vnni, neon, neondot
+}
+
 // Runs for every kernel, available or not: packs that kernel's layout and runs the driver with
 // the scalar micro_reference in place of its SIMD micro-kernel. So the VNNI layouts are checked
 // here even though this machine cannot execute vpdpbusd.
