@@ -1,10 +1,12 @@
 // `nibble train`: train the Fashion-MNIST MLP or CNN with SGD + momentum, report test accuracy
-// per epoch, save a checkpoint, and prove it reloads to the same accuracy.
+// per epoch, save a checkpoint, prove it reloads to the same accuracy, and show the model
+// converted to int8 (int8_report.h).
 #include <cstdio>
 #include <memory>
 
 #include "args.h"
 #include "commands.h"
+#include "int8_report.h"
 #include "core/io/dataloader.h"
 #include "core/io/fashion_mnist.h"
 #include "core/ops.h"
@@ -22,7 +24,8 @@ const char* kTrainHelp =
     "usage: nibble train [--model mlp|cnn] [--epochs N] [--lr X] [--batch N] [--seed N]\n"
     "                    [--limit N] [--out FILE]\n"
     "  Trains a Fashion-MNIST model with SGD (momentum 0.9), prints test accuracy after every\n"
-    "  epoch, saves the weights to FILE (default fashion_<model>.ckpt) and reloads them to check.\n"
+    "  epoch, saves the weights to FILE (default fashion_<model>.ckpt) and reloads them to check,\n"
+    "  then converts the model to int8 and prints its accuracy and speed beside the float one.\n"
     "  --limit N trains on the first N training images only (quick runs).\n";
 
 std::shared_ptr<nn::Module> make_model(const std::string& kind) {
@@ -87,6 +90,7 @@ int train(const Args& args) {
   const double reloaded_accuracy = nn::accuracy(*reloaded, test_set.images, test_set.labels);
   std::printf("saved %s; reloaded test accuracy %.4f (%s)\n", out.c_str(), reloaded_accuracy,
               reloaded_accuracy == test_accuracy ? "identical" : "DIFFERS");
+  print_int8_report(*reloaded, train_set, test_set);
   return reloaded_accuracy == test_accuracy ? 0 : 1;
 }
 
