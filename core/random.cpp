@@ -1,8 +1,11 @@
 // One seedable generator for the whole library, so manual_seed(42) makes every run repeatable.
 // We use our own xoshiro256** and Box-Muller instead of <random>'s distributions, whose output
 // differs between standard libraries: a seed must give the same numbers with g++ and clang.
+// A mutex makes it safe to draw from several threads (DataLoader workers, notebooks, tests);
+// Tensor::randn/rand hold it once per tensor, so the lock costs nothing measurable there.
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 
 #include "core/tensor.h"
 
@@ -36,27 +39,55 @@ struct Xoshiro256 {
   }
 };
 
-Xoshiro256& generator() {
+// The generator and the lock that guards it. Every access goes through Locked.
+struct Locked {
+  std::unique_lock<std::mutex> lock;
+  Xoshiro256& g;
+};
+
+Locked generator() {
+  static std::mutex mutex;
   static Xoshiro256 g(0x5eed);
-  return g;
+  return Locked{std::unique_lock<std::mutex>(mutex), g};
+}
+
+// The top 24 bits give every float in [0, 1) with spacing 2^-24.
+float uniform_from(Xoshiro256& g) { return static_cast<float>(g.next() >> 40) * (1.0f / 16777216.0f); }
+
+// Box-Muller: two uniforms -> one standard normal (we drop the second one for simplicity).
+float normal_from(Xoshiro256& g) {
+  const double u1 = (static_cast<double>(g.next() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+  const double u2 = static_cast<double>(g.next() >> 11) * (1.0 / 9007199254740992.0);
+  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
 }
 
 }  // namespace
 
-void manual_seed(uint64_t seed) { generator().reseed(seed); }
+void manual_seed(uint64_t seed) { generator().g.reseed(seed); }
 
-uint64_t random_u64() { return generator().next(); }
+uint64_t random_u64() { return generator().g.next(); }
 
-float random_uniform() {
-  // The top 24 bits give every float in [0, 1) with spacing 2^-24.
-  return static_cast<float>(random_u64() >> 40) * (1.0f / 16777216.0f);
+float random_uniform() { return uniform_from(generator().g); }
+
+float random_normal() { return normal_from(generator().g); }
+
+Tensor Tensor::randn(const Shape& shape, float mean, float stddev) {
+  Tensor t = empty(shape);
+  float* p = t.data();
+  const int64_t n = t.numel();
+  Locked locked = generator();  // one lock for the whole tensor: its values are consecutive draws
+  for (int64_t i = 0; i < n; ++i) p[i] = mean + stddev * normal_from(locked.g);
+  return t;
 }
 
-float random_normal() {
-  // Box-Muller: two uniforms -> one standard normal (we drop the second one for simplicity).
-  const double u1 = (static_cast<double>(random_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
-  const double u2 = static_cast<double>(random_u64() >> 11) * (1.0 / 9007199254740992.0);
-  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+Tensor Tensor::rand(const Shape& shape, float low, float high) {
+  NIBBLE_CHECK(low <= high, "rand", "low > high");
+  Tensor t = empty(shape);
+  float* p = t.data();
+  const int64_t n = t.numel();
+  Locked locked = generator();
+  for (int64_t i = 0; i < n; ++i) p[i] = low + (high - low) * uniform_from(locked.g);
+  return t;
 }
 
 }  // namespace nibble

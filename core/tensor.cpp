@@ -3,6 +3,7 @@
 #include "core/tensor.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,10 +16,16 @@ namespace nibble {
 
 Storage::Storage(int64_t size) : size_(size) {
   NIBBLE_CHECK(size >= 0, "Storage", "negative size " + std::to_string(size));
+  constexpr int64_t kMaxElements = (int64_t{1} << 62) / static_cast<int64_t>(sizeof(float));
+  NIBBLE_CHECK(size <= kMaxElements, "Storage", std::to_string(size) + " floats do not fit in memory");
   // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes.
   const size_t bytes = ((static_cast<size_t>(size) * sizeof(float) + 63) / 64) * 64;
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
-  if (data_ == nullptr) throw std::bad_alloc();
+  if (data_ == nullptr) {
+    fail("Storage", "out of memory allocating " + std::to_string(size) + " floats (" +
+                        std::to_string(bytes >> 20) + " MiB)",
+         "check the shape for a typo; a smaller batch needs less memory");
+  }
 }
 
 Storage::~Storage() { std::free(data_); }
@@ -57,8 +64,14 @@ Tensor Tensor::empty(const Shape& shape) {
   for (int64_t d : shape) {
     NIBBLE_CHECK(d >= 0, "Tensor::empty", "negative dimension in shape " + nibble::shape_str(shape));
   }
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    NIBBLE_CHECK(d == 0 || numel <= INT64_MAX / d, "Tensor::empty",
+                 "shape " + nibble::shape_str(shape) + " has more elements than an int64_t counts");
+    numel *= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel_of(shape));
+  impl->storage = std::make_shared<Storage>(numel);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   return Tensor(std::move(impl));
@@ -80,29 +93,20 @@ Tensor Tensor::arange(float start, float end, float step) {
   const double count = std::ceil((static_cast<double>(end) - start) / step);
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = empty({n});
-  for (int64_t i = 0; i < n; ++i) t.data()[i] = start + static_cast<float>(i) * step;
+  float* p = t.data();
+  for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<float>(i) * step;
   return t;
 }
 
 Tensor Tensor::eye(int64_t n) {
   NIBBLE_CHECK(n >= 0, "eye", "size must be >= 0, got " + std::to_string(n));
   Tensor t = zeros({n, n});
-  for (int64_t i = 0; i < n; ++i) t.data()[i * n + i] = 1.0f;
+  float* p = t.data();
+  for (int64_t i = 0; i < n; ++i) p[i * n + i] = 1.0f;
   return t;
 }
 
-Tensor Tensor::randn(const Shape& shape, float mean, float stddev) {
-  Tensor t = empty(shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = mean + stddev * random_normal();
-  return t;
-}
-
-Tensor Tensor::rand(const Shape& shape, float low, float high) {
-  NIBBLE_CHECK(low <= high, "rand", "low > high");
-  Tensor t = empty(shape);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = low + (high - low) * random_uniform();
-  return t;
-}
+// Tensor::randn and Tensor::rand live in core/random.cpp, next to the generator they lock.
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
   Tensor t = empty(shape);
@@ -139,8 +143,14 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-float* Tensor::data() { return checked().storage->data() + impl_->offset; }
+float* Tensor::data() {
+  Storage& s = *checked().storage;
+  s.bump_version();  // handing out a writable pointer counts as a write (core/autograd.h)
+  return s.data() + impl_->offset;
+}
 const float* Tensor::data() const { return checked().storage->data() + impl_->offset; }
+uint64_t Tensor::version() const { return checked().storage->version(); }
+void Tensor::bump_version() { checked().storage->bump_version(); }
 
 float Tensor::item() const {
   NIBBLE_CHECK(numel() == 1, "Tensor::item", "needs a one-element tensor, got shape " + shape_str(),
@@ -168,7 +178,10 @@ int64_t flat_offset(const TensorImpl& t, const std::vector<int64_t>& index) {
 }  // namespace
 
 float& Tensor::at(const std::vector<int64_t>& index) {
-  return checked().storage->data()[flat_offset(*impl_, index)];
+  Storage& s = *checked().storage;
+  const int64_t offset = flat_offset(*impl_, index);
+  s.bump_version();  // a writable reference counts as a write
+  return s.data()[offset];
 }
 
 float Tensor::at(const std::vector<int64_t>& index) const {
@@ -202,19 +215,19 @@ void Tensor::retain_grad() { checked().retains_grad = true; }
 bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
 
-void Tensor::backward() const {
+void Tensor::backward(bool retain_graph) const {
   NIBBLE_CHECK(numel() == 1, "backward",
         "called on a tensor of shape " + shape_str() + " without a gradient",
         "reduce to a scalar loss first (sum/mean), or pass backward(grad) with shape " +
             shape_str());
-  run_backward(*this, Tensor::ones(shape()));
+  run_backward(*this, Tensor::ones(shape()), retain_graph);
 }
 
-void Tensor::backward(const Tensor& grad) const {
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   NIBBLE_CHECK(grad.defined() && grad.shape() == shape(), "backward",
         "gradient shape " + (grad.defined() ? grad.shape_str() : std::string("(undefined)")) +
             " differs from tensor shape " + shape_str());
-  run_backward(*this, grad);
+  run_backward(*this, grad, retain_graph);
 }
 
 // ---- pruning mask ------------------------------------------------------------------------------
@@ -225,11 +238,16 @@ void Tensor::set_mask(const Tensor& mask) {
             " differs from tensor shape " + shape_str());
   NIBBLE_CHECK(is_contiguous(), "Tensor::set_mask", "only contiguous tensors (parameters) can carry a mask");
   const Tensor m = mask.contiguous().clone().detach();
+  const float* md = m.data();
   for (int64_t i = 0; i < m.numel(); ++i) {
-    const float v = m.data()[i];
-    NIBBLE_CHECK(v == 0.0f || v == 1.0f, "Tensor::set_mask",
-          "mask values must be 0 or 1, found " + std::to_string(v) + " at flat index " + std::to_string(i));
-    if (v == 0.0f) data()[i] = 0.0f;
+    NIBBLE_CHECK(md[i] == 0.0f || md[i] == 1.0f, "Tensor::set_mask",
+          "mask values must be 0 or 1, found " + std::to_string(md[i]) + " at flat index " + std::to_string(i));
+  }
+  // Zeroing the pruned entries is an in-place write: data() bumps the version, so a graph that
+  // saved this tensor before the call refuses to run backward with the changed values.
+  float* d = data();
+  for (int64_t i = 0; i < m.numel(); ++i) {
+    if (md[i] == 0.0f) d[i] = 0.0f;
   }
   impl_->mask = m.impl_ptr();
 }

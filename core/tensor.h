@@ -14,6 +14,7 @@
 // (core/kernels/) without gradients. Class indices (labels, token ids) are std::vector<int64_t>.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -31,6 +32,10 @@ namespace nibble {
 using Shape = std::vector<int64_t>;
 
 // A flat, 64-byte-aligned float buffer (aligned so SIMD kernels may use aligned loads on it).
+// It also carries the *version counter* that the autograd tape checks (core/autograd.h): every
+// write through a Tensor (non-const data()/at(), in-place library calls) bumps it, and all views of
+// one buffer share it. Storage::data() itself is the raw, uncounted access for kernels.
+// Allocation failure (or a size beyond memory) throws nibble::Error naming the size.
 class Storage {
  public:
   explicit Storage(int64_t size);  // uninitialised contents
@@ -40,10 +45,13 @@ class Storage {
   float* data() { return data_; }
   const float* data() const { return data_; }
   int64_t size() const { return size_; }
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   float* data_ = nullptr;
   int64_t size_ = 0;
+  std::atomic<uint64_t> version_{0};  // atomic: several threads may write one buffer's parts
 };
 
 struct Node;  // an autograd record: the op that produced a tensor (core/autograd.h)
@@ -97,12 +105,19 @@ class Tensor {
 
   // ---- element access (no autograd: for setting up data and reading results) ---------------
   // data() points at the first element; it is only a flat array when is_contiguous().
+  // Writing: the non-const data() and at() count as a write and bump the storage's version (see
+  // core/autograd.h: a tensor saved for backward must not change before backward). To only *read*
+  // a non-const tensor, go through a const reference (std::as_const(t).data(), or a
+  // `const Tensor&` parameter) — that never bumps. Code that keeps a float* from data() and
+  // writes through it later calls bump_version() after writing.
   float* data();
   const float* data() const;
   float item() const;  // the value of a one-element tensor
   float& at(const std::vector<int64_t>& index);  // bounds-checked; negative indices allowed
   float at(const std::vector<int64_t>& index) const;
   std::vector<float> to_vector() const;  // a copy in row-major order
+  uint64_t version() const;  // the storage's write counter (shared by all views of it)
+  void bump_version();       // record an in-place write made through a pointer kept earlier
 
   // ---- views and copies (all differentiable) ------------------------------------------------
   Tensor reshape(const Shape& shape) const;  // a view when possible, else a copy; one -1 allowed
@@ -127,8 +142,11 @@ class Tensor {
   void zero_grad();                        // drops the accumulated gradient
   void retain_grad();                      // keep grad() on a non-leaf tensor too
   bool is_leaf() const;
-  void backward() const;                    // for one-element tensors: seed dL/dL = 1
-  void backward(const Tensor& grad) const;  // explicit seed with this tensor's shape
+  // Reverse mode from this tensor. It frees the graph it ran through (saved tensors and backward
+  // closures), so a second backward through the same graph is an error — unless the first one
+  // passed retain_graph = true (then gradients simply accumulate again).
+  void backward(bool retain_graph = false) const;  // one-element tensors: seed dL/dL = 1
+  void backward(const Tensor& grad, bool retain_graph = false) const;  // seed of this shape
   const std::shared_ptr<Node>& grad_fn() const;
 
   // ---- pruning mask (honoured by every optimizer in optim/) ----------------------------------
@@ -156,6 +174,12 @@ class Tensor {
 };
 
 // ---- random numbers: one seedable generator for the whole library -----------------------------
+// Thread-safe: a mutex guards the one generator, so threads may draw concurrently without
+// corrupting it (each draw is atomic; Tensor::randn/rand take the lock once for the whole tensor,
+// so a tensor's values are one unbroken stretch of the sequence). From a single thread,
+// manual_seed(s) fixes every following number. With several threads drawing at once the split of
+// the sequence between them depends on scheduling: for repeatable parallel runs, draw (e.g. make
+// the tensors) on one thread first.
 void manual_seed(uint64_t seed);
 uint64_t random_u64();      // next raw 64-bit value
 float random_uniform();     // in [0, 1)

@@ -109,7 +109,7 @@ Tensor exp(const Tensor& a) {
   Tensor out = unary_map(a, [](float x) { return std::exp(x); });
   const Tensor y = out.detach();
   // d(e^x)/dx = e^x = y
-  return record("exp", out, {a}, [y](const Tensor& g) { return grads{mul(g, y)}; });
+  return record("exp", out, {a}, [y](const Tensor& g) { return grads{mul(g, y)}; }, /*saved=*/{y});
 }
 
 Tensor log(const Tensor& a) {
@@ -126,7 +126,7 @@ Tensor sqrt(const Tensor& a) {
   // d(sqrt x)/dx = 1 / (2 sqrt x) = 0.5 / y
   return record("sqrt", out, {a}, [y](const Tensor& g) {
     return grads{binary_map(g, y, "sqrt", [](float gi, float yi) { return 0.5f * gi / yi; })};
-  });
+  }, /*saved=*/{y});
 }
 
 Tensor abs(const Tensor& a) {
@@ -192,7 +192,7 @@ Tensor tanh(const Tensor& a) {
   // d tanh/dx = 1 - tanh^2
   return record("tanh", out, {a}, [y](const Tensor& g) {
     return grads{binary_map(g, y, "tanh", [](float gi, float yi) { return gi * (1.0f - yi * yi); })};
-  });
+  }, /*saved=*/{y});
 }
 
 Tensor sigmoid(const Tensor& a) {
@@ -207,7 +207,7 @@ Tensor sigmoid(const Tensor& a) {
   // d sigmoid/dx = y (1 - y)
   return record("sigmoid", out, {a}, [y](const Tensor& g) {
     return grads{binary_map(g, y, "sigmoid", [](float gi, float yi) { return gi * yi * (1.0f - yi); })};
-  });
+  }, /*saved=*/{y});
 }
 
 // ---- selection ---------------------------------------------------------------------------------

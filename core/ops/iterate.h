@@ -1,5 +1,5 @@
 // Internal helpers that walk tensors element by element, shared by the op files.
-// (Not part of the public API: ops.h is.)
+// (Not part of the public API: ops.h is, and core/map.h wraps unary_map/binary_map for users.)
 //
 // for_each_strided visits every index of `shape` in row-major order, handing the callback the
 // flat offsets of that element in several strided operands. The innermost axis runs as a plain

@@ -102,7 +102,7 @@ Tensor softmax(const Tensor& a, int64_t axis) {
       }
     }
     return grads{dx};
-  });
+  }, /*saved=*/{y_saved});
 }
 
 // z_k = x_k - m - log sum_l exp(x_l - m)   (computed directly, never as log(softmax), which
@@ -145,7 +145,7 @@ Tensor log_softmax(const Tensor& a, int64_t axis) {
       }
     }
     return grads{dx};
-  });
+  }, /*saved=*/{z_saved});
 }
 
 }  // namespace nibble
