@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <unistd.h>  // sysconf: the machine's memory size
+
 #include "core/autograd.h"
 #include "core/ops.h"
 
@@ -14,12 +16,28 @@ namespace nibble {
 
 // ---- Storage ---------------------------------------------------------------------------------
 
+namespace {
+size_t physical_memory_bytes() {  // 0 when unknown
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : 0;
+}
+}  // namespace
+
 Storage::Storage(int64_t size) : size_(size) {
   NIBBLE_CHECK(size >= 0, "Storage", "negative size " + std::to_string(size));
   constexpr int64_t kMaxElements = (int64_t{1} << 62) / static_cast<int64_t>(sizeof(float));
   NIBBLE_CHECK(size <= kMaxElements, "Storage", std::to_string(size) + " floats do not fit in memory");
   // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes.
   const size_t bytes = ((static_cast<size_t>(size) * sizeof(float) + 63) / 64) * 64;
+  // More than the machine's RAM is a typo in a shape, not a tensor: refuse it up front, because
+  // with memory overcommit (Linux's default) such a malloc may "succeed" and fail later instead.
+  static const size_t physical = physical_memory_bytes();
+  if (physical != 0 && bytes > physical) {
+    fail("Storage", "a tensor of " + std::to_string(size) + " floats needs " +
+                        std::to_string(bytes >> 30) + " GiB, more than this machine's " +
+                        std::to_string(physical >> 30) + " GiB of memory",
+         "check the shape for a typo (a swapped or multiplied dimension)");
+  }
   data_ = static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
   if (data_ == nullptr) {
     fail("Storage", "out of memory allocating " + std::to_string(size) + " floats (" +

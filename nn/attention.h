@@ -8,7 +8,10 @@
 //   context = attention v              [B,H,T,d] -> [B,T,D] --out_proj--> y [B,T,D]
 //
 // The layer keeps the last `attention` tensor (still on the autograd tape), so the
-// attention-entropy module can measure it — and add a differentiable regulariser on it.
+// attention-entropy module can measure it — and add a differentiable regulariser on it. It does
+// not keep the graph alive between steps: backward() frees the graph it ran through (see
+// core/autograd.h), and under NoGradGuard nothing is recorded. Until the next backward or forward,
+// the tensor holds the current batch's graph, as the loss does.
 #pragma once
 
 #include <memory>

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
+
+#include <omp.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -263,10 +266,14 @@ QuantizedTensor max_pool2d(const QuantizedTensor& x, Size2 kernel, Size2 stride)
   const uint8_t* in = x.data.data();
   uint8_t* out = y.data.data();
   const bool two_by_two = KH == 2 && KW == 2 && sh == 2 && sw == 2;
-#pragma omp parallel if (x.numel() >= (int64_t{1} << 16))
+  // One row buffer per thread, allocated before the region (an allocation failure inside it would
+  // be std::terminate, not an exception).
+  const bool parallel = x.numel() >= (int64_t{1} << 16);
+  std::vector<std::vector<uint8_t>> rowmax(static_cast<size_t>(parallel ? omp_get_max_threads() : 1),
+                                           std::vector<uint8_t>(static_cast<size_t>(W)));
+#pragma omp parallel if (parallel)
   {
-    std::vector<uint8_t> rowmax(static_cast<size_t>(W));  // one per thread
-    uint8_t* m = rowmax.data();
+    uint8_t* m = rowmax[static_cast<size_t>(parallel ? omp_get_thread_num() : 0)].data();
 #pragma omp for schedule(static)
     for (int64_t plane = 0; plane < N * C; ++plane) {
       const uint8_t* xp = in + plane * H * W;

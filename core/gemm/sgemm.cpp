@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/gemm/microkernel.h"
+#include "core/parallel.h"
 
 namespace nibble {
 
@@ -316,8 +317,11 @@ double balance(int64_t units, int64_t parts) {
 // every barrier waited on a descheduled thread and 2 threads ran slower than 1.)
 void sgemm_parallel(MicroKernel kernel, const OpView& A, const OpView& B, int64_t M, int64_t N,
                     int64_t K, float alpha, float beta, float* C, int64_t ldc, int threads) {
+  // gemm_block may throw (allocating its thread's packing buffers): keep that inside the thread
+  // and raise it after the join, where it can be caught.
+  detail::ParallelErrors errors("sgemm");
 #pragma omp parallel num_threads(threads)
-  {
+  errors.run([&] {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     const int64_t row_tiles = ceil_div(M, kMR), col_panels = ceil_div(N, kNR);
     int64_t row0 = 0, rows = M, col0 = 0, cols = N;
@@ -333,7 +337,8 @@ void sgemm_parallel(MicroKernel kernel, const OpView& A, const OpView& B, int64_
     if (rows > 0 && cols > 0) {
       gemm_block(kernel, A, B, row0, rows, col0, cols, K, alpha, beta, C, ldc);
     }
-  }
+  });
+  errors.rethrow();
 }
 
 // ---- run-time dispatch ------------------------------------------------------------------------

@@ -349,15 +349,17 @@ void run_gemm(const QuantizedInput& A, const PackedWeightsS8& W, const int32_t* 
     // for 2 threads one core would sit idle for a third of the time (512^3 used to scale 1.6x).
     const int64_t blocks = ceil_div(ceil_div(m_panels, block), threads) * threads;
     const int64_t largest = ceil_div(m_panels, blocks);
-    std::vector<std::unique_ptr<int8_t[]>> buffers(static_cast<size_t>(threads));
+    // One packing buffer per thread, allocated here: an allocation failure inside the parallel
+    // region would be std::terminate instead of an exception the caller can catch.
+    std::vector<std::unique_ptr<int8_t[]>> buffers(static_cast<size_t>(parallel ? threads : 1));
+    for (auto& b : buffers) b.reset(new int8_t[static_cast<size_t>(largest * a_panel_bytes)]);
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (int64_t item = 0; item < blocks; ++item) {
       int t = 0;
 #if defined(_OPENMP)
       t = omp_get_thread_num();
 #endif
-      std::unique_ptr<int8_t[]>& buf = buffers[static_cast<size_t>(t)];
-      if (!buf) buf.reset(new int8_t[static_cast<size_t>(largest * a_panel_bytes)]);
+      const std::unique_ptr<int8_t[]>& buf = buffers[static_cast<size_t>(t)];
       const int64_t first = item * m_panels / blocks, last = (item + 1) * m_panels / blocks;
       if (first == last) continue;  // more blocks than panels (tiny M on one thread)
       pack_a_panels(A, lda, L, first, last, buf.get());

@@ -29,6 +29,7 @@
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 
 namespace nibble {
 
@@ -208,8 +209,10 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const float* wd = w.data();
   float* od = out.data();
   const float* bd = b.defined() ? b.data() : nullptr;
+  // sgemm may still throw (its packing buffers): errors carries that out of the region.
+  detail::ParallelErrors errors("conv2d");
 #pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t n = 0; n < g.N; ++n) {
+  for (int64_t n = 0; n < g.N; ++n) errors.run([&] {
     float* cols = cols_per_thread[parallel ? omp_get_thread_num() : 0].data();
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const float* x_ng = xd + (n * g.C + grp * g.Cg) * g.H * g.W;  // [Cg, H, W]
@@ -229,7 +232,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
         for (int64_t p = 0; p < P; ++p) y[p] += bd[oc];
       }
     }
-  }
+  });
+  errors.rethrow();
 
   std::vector<Tensor> inputs{input, weight};
   if (bias.defined()) inputs.push_back(bias);
@@ -254,8 +258,9 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
     const float* wd = w.data();
     const float* dyd = dy.data();
     float* dxd = want_dx ? dx.data() : nullptr;
+    detail::ParallelErrors errors("conv2d backward");
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t n = 0; n < g.N; ++n) {
+    for (int64_t n = 0; n < g.N; ++n) errors.run([&] {
       const int64_t t = parallel ? omp_get_thread_num() : 0;
       float* cols = cols_per_thread[t].data();
       for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -279,7 +284,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
           if (use_cols) col2im(dcols, g, dxd + in_offset);
         }
       }
-    }
+    });
+    errors.rethrow();
 
     Tensor dw;
     if (want_dw) {

@@ -1,6 +1,8 @@
 // MultiHeadAttention and TransformerBlock against a double-precision re-computation.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <cmath>
 
 #include "gradcheck.h"
@@ -90,6 +92,27 @@ TEST(Attention, GradientsFlowToInputsAndWeights) {
   double norm = 0;
   for (float g : mha.q_proj->weight.grad().to_vector()) norm += std::fabs(g);
   EXPECT_GT(norm, 0.0);
+}
+
+TEST(Attention, StoredWeightsDoNotKeepTheGraphAliveAfterBackward) {
+  // mha.attention stays on the tape for the current step (module 02's regulariser needs that),
+  // but backward() frees the graph: the last batch's activations must not live on in the layer.
+  manual_seed(15);
+  MultiHeadAttention mha(4, 2);
+  Tensor x = mul(Tensor::randn({1, 3, 4}).requires_grad_(), 1.0f);  // as if from an earlier layer
+  const std::weak_ptr<TensorImpl> watch = x.impl_ptr();
+  Tensor y = mha(x);
+  x = Tensor();
+  ASSERT_FALSE(watch.expired()) << "before backward the graph needs x";
+  y.sum().backward();
+  y = Tensor();
+  EXPECT_TRUE(watch.expired()) << "mha.attention keeps the previous batch's graph alive";
+  EXPECT_EQ(mha.attention.shape(), (Shape{1, 2, 3, 3})) << "the weights themselves are kept";
+  {
+    NoGradGuard no_grad;  // evaluation: nothing recorded, nothing kept
+    mha(Tensor::randn({1, 3, 4}));
+    EXPECT_EQ(mha.attention.grad_fn(), nullptr);
+  }
 }
 
 TEST(Attention, TransformerBlockShapesAndGradients) {
