@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -30,20 +31,24 @@ TEST(Random, SequenceFromManualSeedIsUnchanged) {
 }
 
 TEST(Random, ThreadsDrawDisjointPartsOfOneSequence) {
-  // Each draw is one step of the generator, whoever makes it: 4 threads x 50 000 draws together
-  // are exactly the first 200 000 numbers after the seed, none lost or repeated. An unguarded
-  // generator races: threads read the same state (duplicates) or tear it (numbers off the list).
-  constexpr int kThreads = 4, kDraws = 50000;
+  // Each draw is one step of the generator, whoever makes it: 4 threads x 10^6 draws together
+  // are exactly the first 4 x 10^6 numbers after the seed, none lost or repeated. An unguarded
+  // generator races: threads read the same state (duplicates) or tear it (numbers off the list);
+  // with fewer draws the threads rarely overlap on a busy machine, and the old code passed.
+  constexpr int kThreads = 4, kDraws = 1000000;
   manual_seed(9);
   std::vector<uint64_t> expected(kThreads * kDraws);
   for (uint64_t& v : expected) v = random_u64();
 
   manual_seed(9);
   std::vector<std::vector<uint64_t>> got(kThreads);
+  std::atomic<int> ready{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&got, t] {
+    threads.emplace_back([&got, &ready, t] {
       got[t].reserve(kDraws);
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();  // start together: overlap
       for (int i = 0; i < kDraws; ++i) got[t].push_back(random_u64());
     });
   }

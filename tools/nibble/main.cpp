@@ -1,5 +1,5 @@
 // `nibble <command> [args]` — the course's command-line tool.
-// Errors print one line and exit with code 2 (ARCHITECTURE.md, decision 6).
+// Errors print one line and exit with code 2 (ARCHITECTURE.md at the repository root: errors).
 #include <cstdio>
 #include <exception>
 #include <string>
