@@ -53,7 +53,10 @@
 // the values the gradient formula needs are gone, so the gradient would be silently wrong (as in
 // PyTorch: "one of the variables needed for gradient computation has been modified by an inplace
 // operation"). Do in-place edits (pruning, optimizer steps) after backward, or recompute the
-// forward. Reading through a const Tensor never bumps.
+// forward. Reading through a const Tensor never bumps. The rule is deliberately simple: every
+// input of a Node is checked, even where the formula would not read it (add only needs shapes),
+// so a module's forward should read its parameters through const access and write them only
+// outside a forward/backward pair.
 //
 // ---- Freeing the graph: retain_graph -----------------------------------------------------------------
 // backward() frees the graph it ran through: each Node drops its inputs, saved tensors and

@@ -221,10 +221,11 @@ Tensor dropout(const Tensor& x, float p, bool training) {
   if (!training || p == 0.0f) return x;  // the identity: same tensor, same graph
 
   const float scale = 1.0f / (1.0f - p);
-  Tensor mask = Tensor::empty(x.shape());
+  // One shared generator, drawn in row-major order, so a seed fixes the mask. Tensor::rand takes
+  // the generator's lock once for the whole tensor (not once per element).
+  Tensor mask = Tensor::rand(x.shape());
   float* m = mask.data();
-  // Serial: one shared generator, drawn in row-major order, so a seed fixes the mask.
-  for (int64_t i = 0; i < mask.numel(); ++i) m[i] = random_uniform() < p ? 0.0f : scale;
+  for (int64_t i = 0; i < mask.numel(); ++i) m[i] = m[i] < p ? 0.0f : scale;
 
   auto times = [](float a, float b) { return a * b; };
   Tensor out = detail::binary_map(x.detach(), mask, "dropout", times);
