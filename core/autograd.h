@@ -20,29 +20,44 @@
 //   Tensor ste_round(const Tensor& x) {
 //     return nibble::apply_function(
 //         "ste_round", {x},
-//         // forward: runs without the tape, on detached copies of the inputs
-//         [](FunctionCtx& ctx, const std::vector<Tensor>& in) {
-//           ctx.save_for_backward({in[0]});   // only needed if backward uses x; shown for the API
+//         // forward: runs without the tape, on detached views of the inputs (same memory)
+//         [](FunctionCtx&, const std::vector<Tensor>& in) {
 //           return nibble::map_elements(in[0], [](float v) { return std::nearbyint(v); });
 //         },
-//         // backward: one gradient per input (Tensor() for "none"); here d round / dx := 1
-//         [](const FunctionCtx& ctx, const Tensor& grad_out) {
-//           (void)ctx.saved_tensors();        // [x], as saved above
-//           return grads{grad_out};
-//         });
+//         // backward: one gradient per input (Tensor() for "none"); the STE says d round/dx := 1
+//         [](const FunctionCtx&, const Tensor& grad_out) { return grads{grad_out}; });
 //   }
-//   // Check it (the STE is *not* the derivative of round, so compare the backward with what you
-//   // meant — gradcheck, core/gradcheck.h, is for ops whose backward *is* the derivative):
 //   Tensor x = Tensor::from_vector({0.4f, 1.6f}).requires_grad_();
 //   ste_round(x).sum().backward();           // x.grad() == [1, 1]
+//
+// When backward needs values from the forward, save them in the context; an op whose backward
+// *is* its derivative can then be checked with nibble::gradcheck (core/gradcheck.h):
+//
+//   Tensor cube(const Tensor& x) {           // x^3, d/dx = 3 x^2
+//     return nibble::apply_function(
+//         "cube", {x},
+//         [](FunctionCtx& ctx, const std::vector<Tensor>& in) {
+//           ctx.save_for_backward({in[0]});
+//           return nibble::map_elements(in[0], [](float v) { return v * v * v; });
+//         },
+//         [](const FunctionCtx& ctx, const Tensor& g) {
+//           const Tensor& x = ctx.saved_tensors()[0];
+//           return grads{nibble::map_elements(g, x, [](float gi, float xi) { return 3 * xi * xi * gi; })};
+//         });
+//   }
+//   nibble::gradcheck([](const std::vector<Tensor>& in) { return cube(in[0]); },
+//                     {Tensor::randn({3, 4})}).ok;   // true
 //
 // Rules apply_function enforces, each with an error that names the op:
 // - forward must return a *new* tensor: not one of its inputs (return in[0].clone() for an
 //   identity), not a tensor that already requires grad (e.g. a captured parameter).
-// - backward returns exactly one gradient per input, each with that input's shape (or undefined).
+// - backward returns exactly one gradient per input, each with that input's shape (or undefined);
+//   when the forward broadcast its inputs, sum the gradient back with sum_to(g, input_shape), and
+//   ctx.needs_input_grad(i) tells which gradients are wanted at all.
 // - Non-tensor arguments (a scale, a bit width) are captured by the lambdas, by value.
 // - One output per function; an op with two outputs is two functions (or one concatenated output).
 // A Node's name is a std::string held by value, so names built at run time are fine.
+// More examples to copy from, each tested: tests/core/function_test.cpp.
 //
 // ---- The version rule (in-place writes) -------------------------------------------------------------
 // Every Storage carries a version counter, shared by all views of it, bumped by each write through
