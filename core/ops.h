@@ -1,6 +1,6 @@
-// Every differentiable op of nibble, in one list. Each op lives in core/ops/<family>.cpp with its
-// forward and its backward side by side. All ops take and return float32 Tensors; elementwise ops
-// broadcast like NumPy ([4,3] + [3] -> [4,3]; [4,1] * [1,5] -> [4,5]).
+// Every op of nibble, in one list. Each op lives in core/ops/<family>.cpp with its forward and its
+// backward side by side (comparisons and factories have none). All ops take and return float32
+// Tensors; elementwise ops broadcast like NumPy ([4,3] + [3] -> [4,3]; [4,1] * [1,5] -> [4,5]).
 // Axes may be negative (-1 is the last). Bad shapes or axes throw nibble::Error naming the op.
 #pragma once
 
@@ -19,10 +19,10 @@ Tensor div(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, float b);
 Tensor mul(const Tensor& a, float b);
 Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
-// xlogy(x, y) = x * ln(y), and exactly 0 where x == 0 (so 0 * log 0 = 0) unless y is NaN, which gives
-// NaN. Gradients: d/dx = ln y, but 0 at x == 0 and y == 0 (the 0 log 0 = 0 convention carried over,
-// so an entropy with an exact zero probability gets a finite gradient); d/dy = x / y, exactly 0
-// where x == 0 (xlogy(0, y) = 0 for every y, even y == 0).
+// xlogy(x, y) = x * ln(y), and exactly 0 where x == 0 (so 0 * log 0 = 0) unless y is NaN, which
+// gives NaN. Gradients: d/dx = ln y, but 0 at x == 0 and y == 0 (the 0 log 0 = 0 convention carried
+// over, so an entropy with an exact zero probability gets a finite gradient); d/dy = x / y, exactly
+// 0 where x == 0 (xlogy(0, y) = 0 for every y, even y == 0).
 Tensor xlogy(const Tensor& x, const Tensor& y);
 
 // ---- elementwise, unary -- core/ops/elementwise.cpp ---------------------------------------------
@@ -40,7 +40,7 @@ Tensor gelu(const Tensor& a);  // exact: x * Phi(x), Phi the standard normal CDF
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
 
-// ---- piecewise constant: values, and a ZERO gradient everywhere -- core/ops/elementwise.cpp -------
+// ---- piecewise constant, with a ZERO gradient -- core/ops/elementwise.cpp -----------------------
 // Their true derivative is 0 almost everywhere (and undefined at the jumps), so backward returns
 // zeros, as in PyTorch; the straight-through estimator of module 04 is built on top of these.
 // Same shape out as in; NaN -> NaN, +-inf -> +-inf (sign: +-1).
@@ -65,9 +65,9 @@ Tensor ge(const Tensor& a, float b);
 Tensor eq(const Tensor& a, float b);
 Tensor ne(const Tensor& a, float b);
 
-// where(condition, a, b): a where condition != 0 (a NaN condition counts as != 0), else b; all three
-// broadcast together. Gradients: g where chosen, 0 elsewhere (summed back to each input's shape);
-// the condition gets none. The float forms stand for a constant (no gradient).
+// where(condition, a, b): a where condition != 0 (a NaN condition counts as != 0), else b; all
+// three broadcast together. Gradients: g where chosen, 0 elsewhere (summed back to each input's
+// shape); the condition gets none. The float forms stand for a constant (no gradient).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& condition, const Tensor& a, float b);
 Tensor where(const Tensor& condition, float a, const Tensor& b);

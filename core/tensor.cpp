@@ -77,7 +77,8 @@ Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.0f); }
 
 Tensor Tensor::arange(float start, float end, float step) {
   const auto args = [&] {
-    return "start=" + std::to_string(start) + ", end=" + std::to_string(end) + ", step=" + std::to_string(step);
+    return "start=" + std::to_string(start) + ", end=" + std::to_string(end) +
+           ", step=" + std::to_string(step);
   };
   NIBBLE_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step), "arange",
                "arguments must be finite numbers, got " + args());
@@ -88,7 +89,9 @@ Tensor Tensor::arange(float start, float end, float step) {
   // In double: the count and the values of a fractional step (0.1f is not exactly 1/10).
   const int64_t n = static_cast<int64_t>(std::ceil((static_cast<double>(end) - start) / step));
   Tensor t = empty({n});
-  for (int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<float>(start + static_cast<double>(i) * step);
+  for (int64_t i = 0; i < n; ++i) {
+    t.data()[i] = static_cast<float>(start + static_cast<double>(i) * step);
+  }
   return t;
 }
 

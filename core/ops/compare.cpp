@@ -32,9 +32,13 @@ Tensor compare(const Tensor& a, float b, const char* op) {
 Tensor lt(const Tensor& a, const Tensor& b) { return compare<std::less<float>>(a, b, "lt"); }
 Tensor le(const Tensor& a, const Tensor& b) { return compare<std::less_equal<float>>(a, b, "le"); }
 Tensor gt(const Tensor& a, const Tensor& b) { return compare<std::greater<float>>(a, b, "gt"); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare<std::greater_equal<float>>(a, b, "ge"); }
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare<std::greater_equal<float>>(a, b, "ge");
+}
 Tensor eq(const Tensor& a, const Tensor& b) { return compare<std::equal_to<float>>(a, b, "eq"); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare<std::not_equal_to<float>>(a, b, "ne"); }
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare<std::not_equal_to<float>>(a, b, "ne");
+}
 
 Tensor lt(const Tensor& a, float b) { return compare<std::less<float>>(a, b, "lt"); }
 Tensor le(const Tensor& a, float b) { return compare<std::less_equal<float>>(a, b, "le"); }

@@ -246,14 +246,15 @@ Tensor sigmoid(const Tensor& a) {
 
 namespace {
 Tensor with_zero_gradient(const char* name, Tensor out, const Tensor& a) {
-  return record(name, std::move(out), {a}, [](const Tensor& g) { return grads{Tensor::zeros(g.shape())}; });
+  return record(name, std::move(out), {a},
+                [](const Tensor& g) { return grads{Tensor::zeros(g.shape())}; });
 }
 }  // namespace
 
 Tensor round(const Tensor& a) {
   check_defined(a, "round", "a");
-  // nearbyint in the default rounding mode rounds exact halves to even (2.5 -> 2), like torch.round;
-  // std::round would send halves away from zero (2.5 -> 3).
+  // nearbyint in the default rounding mode rounds exact halves to even (2.5 -> 2), like
+  // torch.round; std::round would send halves away from zero (2.5 -> 3).
   return with_zero_gradient("round", unary_map(a, [](float x) { return std::nearbyint(x); }), a);
 }
 
@@ -264,7 +265,8 @@ Tensor floor(const Tensor& a) {
 
 Tensor sign(const Tensor& a) {
   check_defined(a, "sign", "a");
-  Tensor out = unary_map(a, [](float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? 0.0f : x)); });
+  Tensor out = unary_map(
+      a, [](float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? 0.0f : x)); });
   return with_zero_gradient("sign", std::move(out), a);
 }
 
@@ -292,8 +294,12 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor where(const Tensor& condition, const Tensor& a, float b) { return where(condition, a, Tensor::scalar(b)); }
-Tensor where(const Tensor& condition, float a, const Tensor& b) { return where(condition, Tensor::scalar(a), b); }
+Tensor where(const Tensor& condition, const Tensor& a, float b) {
+  return where(condition, a, Tensor::scalar(b));
+}
+Tensor where(const Tensor& condition, float a, const Tensor& b) {
+  return where(condition, Tensor::scalar(a), b);
+}
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask, float value) {
   return where(mask, Tensor::scalar(value), a);

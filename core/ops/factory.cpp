@@ -17,14 +17,17 @@ Tensor full(const Shape& shape, float value) { return Tensor::full(shape, value)
 
 namespace {
 const Shape& shape_of(const Tensor& t, const char* op) {
-  NIBBLE_CHECK(t.defined(), op, "argument is an undefined tensor", "the result takes its shape from it");
+  NIBBLE_CHECK(t.defined(), op, "argument is an undefined tensor",
+               "the result takes its shape from it");
   return t.shape();
 }
 }  // namespace
 
 Tensor zeros_like(const Tensor& t) { return Tensor::zeros(shape_of(t, "zeros_like")); }
 Tensor ones_like(const Tensor& t) { return Tensor::ones(shape_of(t, "ones_like")); }
-Tensor full_like(const Tensor& t, float value) { return Tensor::full(shape_of(t, "full_like"), value); }
+Tensor full_like(const Tensor& t, float value) {
+  return Tensor::full(shape_of(t, "full_like"), value);
+}
 Tensor rand_like(const Tensor& t, float low, float high) {
   return Tensor::rand(shape_of(t, "rand_like"), low, high);
 }

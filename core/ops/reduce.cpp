@@ -293,7 +293,7 @@ Tensor var(const Tensor& a, int64_t axis, bool keepdim, bool unbiased) {
   });
 }
 
-// ---- norm ----------------------------------------------------------------------------------------
+// ---- norm ---------------------------------------------------------------------------------------
 // L1: sum_k |x_k|, built from abs and sum, so its gradient is sign(x) (0 at 0) with no extra code.
 // L2: sqrt(sum_k x_k^2) as one op (squares summed in double). Composing sqrt(sum(x*x)) would give
 // the gradient 0.5/sqrt(0) * 0 = inf * 0 = NaN at x = 0; the fused backward defines it as 0 there:
@@ -329,7 +329,9 @@ Tensor norm(const Tensor& a, float p, int64_t axis, bool keepdim) {
       const float* row = in + (i * s.n + k) * s.inner;
       for (int64_t j = 0; j < s.inner; ++j) squares[j] += static_cast<double>(row[j]) * row[j];
     }
-    for (int64_t j = 0; j < s.inner; ++j) o[i * s.inner + j] = static_cast<float>(std::sqrt(squares[j]));
+    for (int64_t j = 0; j < s.inner; ++j) {
+      o[i * s.inner + j] = static_cast<float>(std::sqrt(squares[j]));
+    }
   }
   const Tensor length = out.detach();
   const Shape in_shape = a.shape();
@@ -353,7 +355,7 @@ Tensor norm(const Tensor& a, float p, int64_t axis, bool keepdim) {
   });
 }
 
-// ---- cumsum --------------------------------------------------------------------------------------
+// ---- cumsum -------------------------------------------------------------------------------------
 // y_k = sum_{l <= k} x_l along the axis. Each x_l feeds every y_k with k >= l, so
 //   dx_l = sum_{k >= l} g_k      — the running sum of g taken from the end of the axis.
 

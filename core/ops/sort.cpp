@@ -35,7 +35,8 @@ ValuesAndIndices pick_in_order(const Tensor& a, const AxisSplit& s, int64_t firs
                                bool descending, const Shape& out_shape, const char* op) {
   const Tensor x = a.detach().contiguous();  // detached: reading values must not touch the tape
   const float* in = x.data();
-  ValuesAndIndices result{Tensor::empty(out_shape), std::vector<int64_t>(s.outer * count * s.inner)};
+  ValuesAndIndices result{Tensor::empty(out_shape),
+                          std::vector<int64_t>(s.outer * count * s.inner)};
   float* values = result.values.data();
   std::vector<float> lane(s.n);
   std::vector<int64_t> order(s.n);
@@ -44,7 +45,8 @@ ValuesAndIndices pick_in_order(const Tensor& a, const AxisSplit& s, int64_t firs
       for (int64_t k = 0; k < s.n; ++k) lane[k] = in[(i * s.n + k) * s.inner + j];
       std::iota(order.begin(), order.end(), int64_t{0});
       std::stable_sort(order.begin(), order.end(), [&](int64_t u, int64_t v) {
-        return descending ? descending_before(lane[u], lane[v]) : ascending_before(lane[u], lane[v]);
+        return descending ? descending_before(lane[u], lane[v])
+                          : ascending_before(lane[u], lane[v]);
       });
       for (int64_t r = 0; r < count; ++r) {
         const int64_t p = (i * count + r) * s.inner + j;
@@ -55,7 +57,7 @@ ValuesAndIndices pick_in_order(const Tensor& a, const AxisSplit& s, int64_t firs
   }
   const Shape in_shape = a.shape();
   // dx[i, index[i, r, j], j] += g[i, r, j]   (g has out_shape, laid out as [outer, count, inner])
-  result.values = record(op, result.values, {a}, [s, count, in_shape, index = result.indices](const Tensor& g) {
+  auto scatter_back = [s, count, in_shape, index = result.indices](const Tensor& g) {
     Tensor dx = Tensor::zeros(in_shape);
     const Tensor gc = g.contiguous();
     const float* gp = gc.data();
@@ -69,7 +71,8 @@ ValuesAndIndices pick_in_order(const Tensor& a, const AxisSplit& s, int64_t firs
       }
     }
     return grads{dx};
-  });
+  };
+  result.values = record(op, result.values, {a}, scatter_back);
   return result;
 }
 

@@ -31,11 +31,13 @@ Tensor keep_triangle(const Tensor& x, Keep keep) {
 template <typename Keep>
 Tensor triangle_op(const Tensor& a, const char* op, Keep keep) {
   NIBBLE_CHECK(a.defined(), op, "argument is an undefined tensor");
-  NIBBLE_CHECK(a.dim() >= 2, op,
-               "needs a tensor of rank >= 2 (a matrix or a batch of them), got shape " + a.shape_str(),
-               "the triangle is taken on the last two axes; reshape a vector to [1, n] first");
+  NIBBLE_CHECK(
+      a.dim() >= 2, op,
+      "needs a tensor of rank >= 2 (a matrix or a batch of them), got shape " + a.shape_str(),
+      "the triangle is taken on the last two axes; reshape a vector to [1, n] first");
   // d out / d x = 1 inside the triangle, 0 outside: the backward is the same triangle of g.
-  return record(op, keep_triangle(a, keep), {a}, [keep](const Tensor& g) { return grads{keep_triangle(g, keep)}; });
+  return record(op, keep_triangle(a, keep), {a},
+                [keep](const Tensor& g) { return grads{keep_triangle(g, keep)}; });
 }
 
 }  // namespace
