@@ -1,8 +1,11 @@
 // Sorting and selection along one axis: sort, argsort, topk, kthvalue.
 //
 // We view the input as [outer, n, inner] (core/ops/reduce_util.h); each (i, j) pair is one lane of
-// n values along the axis. A lane is ordered by std::stable_sort on the index array 0..n-1:
-// O(n log n), and stable, so equal values keep their index order (deterministic ties).
+// n values along the axis. A lane is ordered by sorting the index array 0..n-1, and equal values
+// keep their index order (deterministic ties). sort uses std::stable_sort, O(n log n). topk and
+// kthvalue need only a prefix or one position: std::partial_sort (O(n log k)) and std::nth_element
+// (O(n) on average), which are not stable, so their comparison breaks ties by index explicitly —
+// that makes the order total, and both give exactly the positions the stable sort would.
 // Order: NaN sits above +inf (NumPy/PyTorch), so it is last ascending and first descending.
 //
 // Picking values by position is linear, d values[r] / d x[index[r]] = 1, so the backward scatters
@@ -29,6 +32,27 @@ namespace {
 bool ascending_before(float u, float v) { return !std::isnan(u) && (std::isnan(v) || u < v); }
 bool descending_before(float u, float v) { return !std::isnan(v) && (std::isnan(u) || u > v); }
 
+// Puts the positions [first, first + count) of the stable order of `lane` into order[first ...].
+void order_positions(const std::vector<float>& lane, std::vector<int64_t>& order, int64_t first,
+                     int64_t count, bool descending) {
+  auto before = [&](int64_t u, int64_t v) {
+    return descending ? descending_before(lane[u], lane[v]) : ascending_before(lane[u], lane[v]);
+  };
+  auto before_or_lower_index = [&](int64_t u, int64_t v) {
+    return before(u, v) || (!before(v, u) && u < v);
+  };
+  std::iota(order.begin(), order.end(), int64_t{0});
+  const int64_t n = static_cast<int64_t>(order.size());
+  if (first == 0 && count == n) {
+    std::stable_sort(order.begin(), order.end(), before);
+  } else if (count == 1) {
+    std::nth_element(order.begin(), order.begin() + first, order.end(), before_or_lower_index);
+  } else {
+    std::partial_sort(order.begin(), order.begin() + first + count, order.end(),
+                      before_or_lower_index);
+  }
+}
+
 // Positions [first, first + count) of every lane's stable order, as a differentiable op.
 // values: out_shape, row-major [outer, count, inner]; indices: the same layout.
 ValuesAndIndices pick_in_order(const Tensor& a, const AxisSplit& s, int64_t first, int64_t count,
@@ -43,11 +67,7 @@ ValuesAndIndices pick_in_order(const Tensor& a, const AxisSplit& s, int64_t firs
   for (int64_t i = 0; i < s.outer; ++i) {
     for (int64_t j = 0; j < s.inner; ++j) {
       for (int64_t k = 0; k < s.n; ++k) lane[k] = in[(i * s.n + k) * s.inner + j];
-      std::iota(order.begin(), order.end(), int64_t{0});
-      std::stable_sort(order.begin(), order.end(), [&](int64_t u, int64_t v) {
-        return descending ? descending_before(lane[u], lane[v])
-                          : ascending_before(lane[u], lane[v]);
-      });
+      order_positions(lane, order, first, count, descending);
       for (int64_t r = 0; r < count; ++r) {
         const int64_t p = (i * count + r) * s.inner + j;
         result.indices[p] = order[first + r];
