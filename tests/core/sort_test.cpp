@@ -293,6 +293,26 @@ TEST(Kthvalue, MatchesReferenceAndGradient) {
   EXPECT_TRUE(gradcheck([](const auto& t) { return kthvalue(t[0], 2, 0, true).values; }, {distinct_values({4, 3})}));
 }
 
+TEST(Kthvalue, LongLanesWithManyTiesMatchTheStableOrder) {
+  // Long enough that nth_element / partial_sort leave their small-range insertion sort.
+  manual_seed(37);
+  const Tensor x = small_integers({2, 3000});
+  const Reference up = reference_sort(x, 1, false), down = reference_sort(x, 1, true);
+  for (int64_t k : {1, 2, 750, 1500, 2999, 3000}) {
+    const auto got = kthvalue(x, k, 1);
+    for (int64_t row = 0; row < 2; ++row) {
+      EXPECT_EQ(got.values.at({row}), up.values[row * 3000 + k - 1]) << "k " << k;
+      EXPECT_EQ(got.indices[row], up.indices[row * 3000 + k - 1]) << "k " << k;
+    }
+  }
+  const auto top = topk(x, 1000, 1);
+  for (int64_t row = 0; row < 2; ++row) {
+    for (int64_t r = 0; r < 1000; ++r) {
+      ASSERT_EQ(top.indices[row * 1000 + r], down.indices[row * 3000 + r]) << "row " << row << " rank " << r;
+    }
+  }
+}
+
 TEST(Kthvalue, SizeOneAndErrors) {
   EXPECT_EQ(kthvalue(Tensor::from_vector({7}), 1).values.item(), 7.0f);
   EXPECT_TRUE(throws_error_containing([] { kthvalue(Tensor::zeros({3}), 0); }, "kthvalue: k = 0 is out of range"));
