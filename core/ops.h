@@ -33,7 +33,7 @@ Tensor log(const Tensor& a);
 Tensor log2(const Tensor& a);  // log base 2; d/dx = 1 / (x ln 2); log2(0) = -inf, log2(x < 0) = NaN
 Tensor sqrt(const Tensor& a);
 Tensor abs(const Tensor& a);  // d|x|/dx = sign(x), 0 at 0; NaN in -> NaN value and NaN gradient
-Tensor clamp(const Tensor& a, float low, float high);  // gradient 1 strictly inside, 0 outside
+Tensor clamp(const Tensor& a, float low, float high);  // gradient 1 for low <= x <= high, else 0
 Tensor relu(const Tensor& a);
 Tensor leaky_relu(const Tensor& a, float negative_slope = 0.01f);
 Tensor gelu(const Tensor& a);  // exact: x * Phi(x), Phi the standard normal CDF (PyTorch default)
