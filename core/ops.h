@@ -1,6 +1,6 @@
-// Every differentiable op of nibble, in one list. Each op lives in core/ops/<family>.cpp with its
-// forward and its backward side by side. All ops take and return float32 Tensors; elementwise ops
-// broadcast like NumPy ([4,3] + [3] -> [4,3]; [4,1] * [1,5] -> [4,5]).
+// Every op of nibble, in one list. Each op lives in core/ops/<family>.cpp with its forward and its
+// backward side by side (comparisons and factories have none). All ops take and return float32
+// Tensors; elementwise ops broadcast like NumPy ([4,3] + [3] -> [4,3]; [4,1] * [1,5] -> [4,5]).
 // Axes may be negative (-1 is the last). Bad shapes or axes throw nibble::Error naming the op.
 #pragma once
 
@@ -19,24 +19,58 @@ Tensor div(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, float b);
 Tensor mul(const Tensor& a, float b);
 Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
+// xlogy(x, y) = x * ln(y), and exactly 0 where x == 0 (so 0 * log 0 = 0) unless y is NaN, which
+// gives NaN. Gradients: d/dx = ln y, but 0 at x == 0 and y == 0 (the 0 log 0 = 0 convention carried
+// over, so an entropy with an exact zero probability gets a finite gradient); d/dy = x / y, exactly
+// 0 where x == 0 (xlogy(0, y) = 0 for every y, even y == 0).
+Tensor xlogy(const Tensor& x, const Tensor& y);
 
 // ---- elementwise, unary -- core/ops/elementwise.cpp ---------------------------------------------
 Tensor neg(const Tensor& a);
 Tensor pow(const Tensor& a, float exponent);
 Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
+Tensor log2(const Tensor& a);  // log base 2; d/dx = 1 / (x ln 2); log2(0) = -inf, log2(x < 0) = NaN
 Tensor sqrt(const Tensor& a);
-Tensor abs(const Tensor& a);  // d|x|/dx = sign(x), 0 at 0
-Tensor clamp(const Tensor& a, float low, float high);  // gradient 1 strictly inside, 0 outside
+Tensor abs(const Tensor& a);  // d|x|/dx = sign(x), 0 at 0; NaN in -> NaN value and NaN gradient
+Tensor clamp(const Tensor& a, float low, float high);  // gradient 1 for low <= x <= high, else 0
 Tensor relu(const Tensor& a);
 Tensor leaky_relu(const Tensor& a, float negative_slope = 0.01f);
 Tensor gelu(const Tensor& a);  // exact: x * Phi(x), Phi the standard normal CDF (PyTorch default)
 Tensor tanh(const Tensor& a);
 Tensor sigmoid(const Tensor& a);
 
-// where(condition, a, b): a where condition != 0, else b; all three broadcast together.
-// The condition gets no gradient.
+// ---- piecewise constant, with a ZERO gradient -- core/ops/elementwise.cpp -----------------------
+// Their true derivative is 0 almost everywhere (and undefined at the jumps), so backward returns
+// zeros, as in PyTorch; the straight-through estimator of module 04 is built on top of these.
+// Same shape out as in; NaN -> NaN, +-inf -> +-inf (sign: +-1).
+Tensor round(const Tensor& a);  // to nearest, exact halves to even: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2
+Tensor floor(const Tensor& a);  // largest integer <= x
+Tensor sign(const Tensor& a);   // -1, 0 or +1 (sign(-0) = 0)
+
+// ---- comparisons -> 0/1 masks, no gradient -- core/ops/compare.cpp ------------------------------
+// 1.0f where the comparison holds, else 0.0f; tensor-tensor forms broadcast. The result never
+// requires grad (a mask is not differentiable). NaN compares like IEEE 754: ne(NaN, anything) = 1,
+// every other comparison with a NaN is 0.
+Tensor lt(const Tensor& a, const Tensor& b);  // a < b
+Tensor le(const Tensor& a, const Tensor& b);  // a <= b
+Tensor gt(const Tensor& a, const Tensor& b);  // a > b
+Tensor ge(const Tensor& a, const Tensor& b);  // a >= b
+Tensor eq(const Tensor& a, const Tensor& b);  // a == b
+Tensor ne(const Tensor& a, const Tensor& b);  // a != b
+Tensor lt(const Tensor& a, float b);
+Tensor le(const Tensor& a, float b);
+Tensor gt(const Tensor& a, float b);
+Tensor ge(const Tensor& a, float b);
+Tensor eq(const Tensor& a, float b);
+Tensor ne(const Tensor& a, float b);
+
+// where(condition, a, b): a where condition != 0 (a NaN condition counts as != 0), else b; all
+// three broadcast together. Gradients: g where chosen, 0 elsewhere (summed back to each input's
+// shape); the condition gets none. The float forms stand for a constant (no gradient).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& condition, const Tensor& a, float b);
+Tensor where(const Tensor& condition, float a, const Tensor& b);
 // masked_fill(a, mask, value): value where mask != 0, else a (e.g. -inf for a causal mask).
 Tensor masked_fill(const Tensor& a, const Tensor& mask, float value);
 
@@ -57,6 +91,38 @@ inline Tensor var(const Tensor& a, int axis, bool keepdim = false, bool unbiased
   return var(a, static_cast<int64_t>(axis), keepdim, unbiased);
 }
 std::vector<int64_t> argmax(const Tensor& a, int64_t axis);  // no gradient; shape without axis
+// p-norm, p = 1 (sum |x|) or p = 2 (sqrt of sum x^2, accumulated in double); other p throw.
+// Whole tensor -> shape [], or along one axis. Gradient: p = 1 -> sign(x) (0 at 0); p = 2 ->
+// x / ||x||, defined as 0 where ||x|| = 0 (a subgradient; the formula would give 0/0). NaN -> NaN.
+Tensor norm(const Tensor& a, float p = 2.0f);
+Tensor norm(const Tensor& a, float p, int64_t axis, bool keepdim = false);
+// Running sum along an axis (same shape): y_k = x_0 + ... + x_k. Gradient: the reverse running sum
+// dx_k = g_k + ... + g_{n-1}. A NaN poisons every later position of its lane.
+Tensor cumsum(const Tensor& a, int64_t axis);
+
+// ---- sorting and selection -- core/ops/sort.cpp ------------------------------------------------
+// All of these order NaN above +inf (the NumPy/PyTorch convention): last when ascending, first
+// when descending or largest. Ties are deterministic: equal values keep their index order (lower
+// index first), in both directions. `values` is differentiable: its gradient is scattered back to
+// the chosen positions (0 elsewhere). `indices` are positions along `axis`, stored row-major with
+// the shape of `values` (like argmax). ValuesAndIndices is defined in core/tensor.h; it unpacks:
+//   auto [values, indices] = topk(x, 3);
+// Sorted along axis: values and indices have a's shape.
+ValuesAndIndices sort(const Tensor& a, int64_t axis = -1, bool descending = false);
+std::vector<int64_t> argsort(const Tensor& a, int64_t axis = -1, bool descending = false);
+// The k largest (or smallest) along axis, best first: axis size becomes k; 0 <= k <= size.
+ValuesAndIndices topk(const Tensor& a, int64_t k, int64_t axis = -1, bool largest = true);
+// The k-th smallest along axis, 1-based like torch.kthvalue (k = 1 is the minimum); the axis is
+// dropped (kept as size 1 with keepdim). On ties, the position that a stable sort puts k-th.
+ValuesAndIndices kthvalue(const Tensor& a, int64_t k, int64_t axis = -1, bool keepdim = false);
+
+// ---- triangles -- core/ops/triangle.cpp --------------------------------------------------------
+// On the last two axes [..., R, C] (batched over the others; rank >= 2): keep element (i, j) when
+// j - i <= offset (tril) or j - i >= offset (triu), write 0 elsewhere (written, not multiplied:
+// a NaN or inf outside the triangle does not leak). offset 0 is the main diagonal, 1 the one above.
+// Gradient: the same triangle of g. Causal mask: tril(Tensor::ones({T, T})).
+Tensor tril(const Tensor& a, int64_t offset = 0);
+Tensor triu(const Tensor& a, int64_t offset = 0);
 
 // ---- softmax family -- core/ops/softmax.cpp ----------------------------------------------------
 // Numerically stable: the row maximum is subtracted first, so logits of 1e4 stay finite.
@@ -123,6 +189,19 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 // Pointwise target * (log(target) - input), with 0 * log 0 = 0. BatchMean divides by input.size(0)
 // (the mathematically correct KL per example); Mean divides by the element count.
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+
+// ---- factories as free functions (like torch.arange, torch.full ...) -- core/ops/factory.cpp ----
+// New leaf tensors without gradient. arange: [start, end) by step (negative and fractional steps
+// allowed); a zero step, a step pointing away from end, or a non-finite argument throw.
+Tensor arange(float start, float end, float step = 1.0f);
+Tensor arange(int64_t n);  // 0, 1, ..., n-1; n >= 0
+Tensor full(const Shape& shape, float value);
+// Same shape as t (t's values and gradient are not used).
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, float value);
+Tensor rand_like(const Tensor& t, float low = 0.0f, float high = 1.0f);  // uniform in [low, high)
+Tensor randn_like(const Tensor& t, float mean = 0.0f, float stddev = 1.0f);
 
 // ---- operators -------------------------------------------------------------------------------
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

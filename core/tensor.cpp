@@ -107,12 +107,21 @@ Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.0f); }
 Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.0f); }
 
 Tensor Tensor::arange(float start, float end, float step) {
-  NIBBLE_CHECK(step != 0.0f, "arange", "step must not be zero");
-  const double count = std::ceil((static_cast<double>(end) - start) / step);
-  const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  const auto args = [&] {
+    return "start=" + std::to_string(start) + ", end=" + std::to_string(end) +
+           ", step=" + std::to_string(step);
+  };
+  NIBBLE_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step), "arange",
+               "arguments must be finite numbers, got " + args());
+  NIBBLE_CHECK(step != 0.0f, "arange", "step must not be zero (" + args() + ")");
+  NIBBLE_CHECK(start == end || (end > start) == (step > 0.0f), "arange",
+               "step points away from end (" + args() + "): the range would never reach it",
+               "use a negative step to count down, e.g. arange(3, 0, -1) = [3, 2, 1]");
+  // In double: the count and the values of a fractional step (0.1f is not exactly 1/10).
+  const int64_t n = static_cast<int64_t>(std::ceil((static_cast<double>(end) - start) / step));
   Tensor t = empty({n});
   float* p = t.data();
-  for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<float>(i) * step;
+  for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(start + static_cast<double>(i) * step);
   return t;
 }
 
@@ -290,5 +299,49 @@ Tensor Tensor::pow(float exponent) const { return nibble::pow(*this, exponent); 
 Tensor Tensor::exp() const { return nibble::exp(*this); }
 Tensor Tensor::log() const { return nibble::log(*this); }
 Tensor Tensor::relu() const { return nibble::relu(*this); }
+Tensor Tensor::abs() const { return nibble::abs(*this); }
+Tensor Tensor::sqrt() const { return nibble::sqrt(*this); }
+Tensor Tensor::log2() const { return nibble::log2(*this); }
+Tensor Tensor::round() const { return nibble::round(*this); }
+Tensor Tensor::floor() const { return nibble::floor(*this); }
+Tensor Tensor::sign() const { return nibble::sign(*this); }
+Tensor Tensor::clamp(float low, float high) const { return nibble::clamp(*this, low, high); }
+Tensor Tensor::softmax(int64_t axis) const { return nibble::softmax(*this, axis); }
+Tensor Tensor::log_softmax(int64_t axis) const { return nibble::log_softmax(*this, axis); }
+Tensor Tensor::max() const { return nibble::max(*this); }
+Tensor Tensor::max(int64_t axis, bool keepdim) const { return nibble::max(*this, axis, keepdim); }
+Tensor Tensor::min(int64_t axis, bool keepdim) const { return nibble::min(*this, axis, keepdim); }
+std::vector<int64_t> Tensor::argmax(int64_t axis) const { return nibble::argmax(*this, axis); }
+Tensor Tensor::norm(float p) const { return nibble::norm(*this, p); }
+Tensor Tensor::norm(float p, int64_t axis, bool keepdim) const {
+  return nibble::norm(*this, p, axis, keepdim);
+}
+Tensor Tensor::cumsum(int64_t axis) const { return nibble::cumsum(*this, axis); }
+ValuesAndIndices Tensor::topk(int64_t k, int64_t axis, bool largest) const {
+  return nibble::topk(*this, k, axis, largest);
+}
+ValuesAndIndices Tensor::sort(int64_t axis, bool descending) const {
+  return nibble::sort(*this, axis, descending);
+}
+Tensor Tensor::tril(int64_t offset) const { return nibble::tril(*this, offset); }
+Tensor Tensor::triu(int64_t offset) const { return nibble::triu(*this, offset); }
+Tensor Tensor::lt(const Tensor& other) const { return nibble::lt(*this, other); }
+Tensor Tensor::le(const Tensor& other) const { return nibble::le(*this, other); }
+Tensor Tensor::gt(const Tensor& other) const { return nibble::gt(*this, other); }
+Tensor Tensor::ge(const Tensor& other) const { return nibble::ge(*this, other); }
+Tensor Tensor::eq(const Tensor& other) const { return nibble::eq(*this, other); }
+Tensor Tensor::ne(const Tensor& other) const { return nibble::ne(*this, other); }
+Tensor Tensor::lt(float other) const { return nibble::lt(*this, other); }
+Tensor Tensor::le(float other) const { return nibble::le(*this, other); }
+Tensor Tensor::gt(float other) const { return nibble::gt(*this, other); }
+Tensor Tensor::ge(float other) const { return nibble::ge(*this, other); }
+Tensor Tensor::eq(float other) const { return nibble::eq(*this, other); }
+Tensor Tensor::ne(float other) const { return nibble::ne(*this, other); }
+Tensor Tensor::where(const Tensor& condition, const Tensor& other) const {
+  return nibble::where(condition, *this, other);
+}
+Tensor Tensor::where(const Tensor& condition, float other) const {
+  return nibble::where(condition, *this, other);
+}
 
 }  // namespace nibble

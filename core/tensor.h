@@ -55,6 +55,7 @@ class Storage {
 };
 
 struct Node;  // an autograd record: the op that produced a tensor (core/autograd.h)
+struct ValuesAndIndices;  // what sort/topk/kthvalue return; defined below the class
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -164,6 +165,43 @@ class Tensor {
   Tensor exp() const;
   Tensor log() const;
   Tensor relu() const;
+  // ... so calls chain: x.softmax(-1).clamp(0, 1).sum(). Each is exactly the free function of the
+  // same name in core/ops.h, with *this as the first argument (see there for shapes and gradients).
+  Tensor abs() const;
+  Tensor sqrt() const;
+  Tensor log2() const;
+  Tensor round() const;  // zero gradient, like the free function
+  Tensor floor() const;
+  Tensor sign() const;
+  Tensor clamp(float low, float high) const;
+  Tensor softmax(int64_t axis) const;
+  Tensor log_softmax(int64_t axis) const;
+  Tensor max() const;
+  Tensor max(int64_t axis, bool keepdim = false) const;
+  Tensor min(int64_t axis, bool keepdim = false) const;
+  std::vector<int64_t> argmax(int64_t axis) const;
+  Tensor norm(float p = 2.0f) const;
+  Tensor norm(float p, int64_t axis, bool keepdim = false) const;
+  Tensor cumsum(int64_t axis) const;
+  ValuesAndIndices topk(int64_t k, int64_t axis = -1, bool largest = true) const;
+  ValuesAndIndices sort(int64_t axis = -1, bool descending = false) const;
+  Tensor tril(int64_t offset = 0) const;
+  Tensor triu(int64_t offset = 0) const;
+  Tensor lt(const Tensor& other) const;  // 0/1 masks, no gradient
+  Tensor le(const Tensor& other) const;
+  Tensor gt(const Tensor& other) const;
+  Tensor ge(const Tensor& other) const;
+  Tensor eq(const Tensor& other) const;
+  Tensor ne(const Tensor& other) const;
+  Tensor lt(float other) const;
+  Tensor le(float other) const;
+  Tensor gt(float other) const;
+  Tensor ge(float other) const;
+  Tensor eq(float other) const;
+  Tensor ne(float other) const;
+  // x.where(c, y) is where(c, x, y): x where c != 0, else y (torch.Tensor.where).
+  Tensor where(const Tensor& condition, const Tensor& other) const;
+  Tensor where(const Tensor& condition, float other) const;
 
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
@@ -171,6 +209,13 @@ class Tensor {
  private:
   TensorImpl& checked() const;  // throws on an undefined tensor
   std::shared_ptr<TensorImpl> impl_;
+};
+
+// The result of sort / topk / kthvalue (core/ops.h): the chosen values (differentiable) and their
+// positions along the axis, row-major with values' shape. Unpacks: auto [v, i] = x.topk(3);
+struct ValuesAndIndices {
+  Tensor values;
+  std::vector<int64_t> indices;
 };
 
 // ---- random numbers: one seedable generator for the whole library -----------------------------

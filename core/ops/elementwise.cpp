@@ -73,6 +73,26 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
   });
 }
 
+Tensor xlogy(const Tensor& x, const Tensor& y) {
+  check_defined(x, "xlogy", "x");
+  check_defined(y, "xlogy", "y");
+  // 0 * log(y) is 0 for every y (log 0 = -inf would give 0 * -inf = NaN); a NaN y still shows.
+  Tensor out = binary_map(x, y, "xlogy", [](float xi, float yi) {
+    return (xi == 0.0f && !std::isnan(yi)) ? 0.0f : xi * std::log(yi);
+  });
+  // d(x ln y)/dx = ln y, taken as 0 at x == 0, y == 0 (the 0 log 0 = 0 convention, not a limit);
+  // d(x ln y)/dy = x / y, exactly 0 where x == 0 because xlogy(0, y) = 0 for all y.
+  return record("xlogy", out, {x, y}, [x, y](const Tensor& g) {
+    const Tensor dx = binary_map(x, y, "xlogy", [](float xi, float yi) {
+      return (xi == 0.0f && yi == 0.0f) ? 0.0f : std::log(yi);
+    });
+    const Tensor dy = binary_map(x, y, "xlogy", [](float xi, float yi) {
+      return (xi == 0.0f && !std::isnan(yi)) ? 0.0f : xi / yi;
+    });
+    return grads{sum_to(mul(g, dx), x.shape()), sum_to(mul(g, dy), y.shape())};
+  });
+}
+
 Tensor add(const Tensor& a, float b) {
   check_defined(a, "add", "a");
   Tensor out = unary_map(a, [b](float x) { return x + b; });
@@ -119,6 +139,16 @@ Tensor log(const Tensor& a) {
   return record("log", out, {a}, [a](const Tensor& g) { return grads{div(g, a)}; });
 }
 
+Tensor log2(const Tensor& a) {
+  check_defined(a, "log2", "a");
+  Tensor out = unary_map(a, [](float x) { return std::log2(x); });
+  // log2 x = ln x / ln 2  =>  d(log2 x)/dx = 1 / (x ln 2)
+  constexpr float kInvLn2 = 1.44269504088896341f;
+  return record("log2", out, {a}, [a](const Tensor& g) {
+    return grads{binary_map(g, a, "log2", [](float gi, float x) { return gi * kInvLn2 / x; })};
+  });
+}
+
 Tensor sqrt(const Tensor& a) {
   check_defined(a, "sqrt", "a");
   Tensor out = unary_map(a, [](float x) { return std::sqrt(x); });
@@ -132,10 +162,10 @@ Tensor sqrt(const Tensor& a) {
 Tensor abs(const Tensor& a) {
   check_defined(a, "abs", "a");
   Tensor out = unary_map(a, [](float x) { return std::fabs(x); });
-  // d|x|/dx = sign(x), and we take 0 at x = 0 (the subgradient PyTorch uses)
+  // d|x|/dx = sign(x), and we take 0 at x = 0 (the subgradient PyTorch uses); NaN stays NaN.
   return record("abs", out, {a}, [a](const Tensor& g) {
     return grads{binary_map(g, a, "abs", [](float gi, float x) {
-      return x > 0.0f ? gi : (x < 0.0f ? -gi : 0.0f);
+      return x > 0.0f ? gi : (x < 0.0f ? -gi : (x == 0.0f ? 0.0f : x));
     })};
   });
 }
@@ -210,6 +240,36 @@ Tensor sigmoid(const Tensor& a) {
   }, /*saved=*/{y});
 }
 
+// ---- piecewise constant: round, floor, sign ----------------------------------------------------
+// Flat between jumps, so d/dx = 0 wherever the derivative exists; backward returns zeros (PyTorch
+// does the same). A straight-through estimator replaces this zero with g on purpose (module 04).
+
+namespace {
+Tensor with_zero_gradient(const char* name, Tensor out, const Tensor& a) {
+  return record(name, std::move(out), {a},
+                [](const Tensor& g) { return grads{Tensor::zeros(g.shape())}; });
+}
+}  // namespace
+
+Tensor round(const Tensor& a) {
+  check_defined(a, "round", "a");
+  // nearbyint in the default rounding mode rounds exact halves to even (2.5 -> 2), like
+  // torch.round; std::round would send halves away from zero (2.5 -> 3).
+  return with_zero_gradient("round", unary_map(a, [](float x) { return std::nearbyint(x); }), a);
+}
+
+Tensor floor(const Tensor& a) {
+  check_defined(a, "floor", "a");
+  return with_zero_gradient("floor", unary_map(a, [](float x) { return std::floor(x); }), a);
+}
+
+Tensor sign(const Tensor& a) {
+  check_defined(a, "sign", "a");
+  Tensor out = unary_map(
+      a, [](float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? 0.0f : x)); });
+  return with_zero_gradient("sign", std::move(out), a);
+}
+
 // ---- selection ---------------------------------------------------------------------------------
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
@@ -232,6 +292,13 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     return grads{sum_to(pick(c, g, zero.expand(g.shape())), sa),
                  sum_to(pick(c, zero.expand(g.shape()), g), sb)};
   });
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, float b) {
+  return where(condition, a, Tensor::scalar(b));
+}
+Tensor where(const Tensor& condition, float a, const Tensor& b) {
+  return where(condition, Tensor::scalar(a), b);
 }
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask, float value) {

@@ -1,4 +1,5 @@
-// Reductions: sum, mean, max, min, var, argmax — over all elements or along one axis.
+// Reductions: sum, mean, max, min, var, argmax, norm — over all elements or along one axis — and
+// the running sum cumsum.
 // Along an axis we view the (contiguous) input as [outer, n, inner] and reduce the middle axis;
 // the innermost loop runs over `inner`, which is contiguous, so it vectorises.
 #include <algorithm>
@@ -289,6 +290,105 @@ Tensor var(const Tensor& a, int64_t axis, bool keepdim, bool unbiased) {
       }
     }
     return grads{dx};
+  });
+}
+
+// ---- norm ---------------------------------------------------------------------------------------
+// L1: sum_k |x_k|, built from abs and sum, so its gradient is sign(x) (0 at 0) with no extra code.
+// L2: sqrt(sum_k x_k^2) as one op (squares summed in double). Composing sqrt(sum(x*x)) would give
+// the gradient 0.5/sqrt(0) * 0 = inf * 0 = NaN at x = 0; the fused backward defines it as 0 there:
+//   d ||x|| / d x_k = x_k / ||x||     (0 when ||x|| = 0)
+
+namespace {
+
+void check_norm_order(float p) {
+  NIBBLE_CHECK(p == 1.0f || p == 2.0f, "norm", "p = " + std::to_string(p) + " is not supported",
+               "use p = 1 (sum of |x|) or p = 2 (Euclidean length)");
+}
+
+}  // namespace
+
+Tensor norm(const Tensor& a, float p) {
+  NIBBLE_CHECK(a.defined(), "norm", "argument is an undefined tensor");
+  // The whole tensor is one lane: the norm of the flattened tensor along its only axis.
+  return norm(a.reshape({a.numel()}), p, 0, false);
+}
+
+Tensor norm(const Tensor& a, float p, int64_t axis, bool keepdim) {
+  check_norm_order(p);
+  const AxisSplit s = split_at_axis(a, axis, "norm");
+  if (p == 1.0f) return sum(abs(a), axis, keepdim);
+  const Tensor x = row_major_values(a);  // [outer, n, inner]
+  const float* in = x.data();
+  Tensor out = Tensor::empty(keepdim ? s.kept_shape : s.out_shape);  // [outer, inner]
+  float* o = out.data();
+  std::vector<double> squares(s.inner);
+  for (int64_t i = 0; i < s.outer; ++i) {
+    std::fill(squares.begin(), squares.end(), 0.0);
+    for (int64_t k = 0; k < s.n; ++k) {
+      const float* row = in + (i * s.n + k) * s.inner;
+      for (int64_t j = 0; j < s.inner; ++j) squares[j] += static_cast<double>(row[j]) * row[j];
+    }
+    for (int64_t j = 0; j < s.inner; ++j) {
+      o[i * s.inner + j] = static_cast<float>(std::sqrt(squares[j]));
+    }
+  }
+  const Tensor length = out.detach();
+  const Shape in_shape = a.shape();
+  return record("norm", out, {a}, [x, length, s, in_shape](const Tensor& g) {
+    Tensor dx = Tensor::empty(in_shape);  // [outer, n, inner]
+    const Tensor gc = g.contiguous();     // [outer, inner]
+    const float* xp = x.data();
+    const float* lp = length.data();
+    const float* gp = gc.data();
+    float* d = dx.data();
+    for (int64_t i = 0; i < s.outer; ++i) {
+      for (int64_t k = 0; k < s.n; ++k) {
+        const int64_t row = (i * s.n + k) * s.inner;
+        for (int64_t j = 0; j < s.inner; ++j) {
+          const int64_t lane = i * s.inner + j;
+          d[row + j] = lp[lane] == 0.0f ? 0.0f : gp[lane] * xp[row + j] / lp[lane];
+        }
+      }
+    }
+    return grads{dx};
+  });
+}
+
+// ---- cumsum -------------------------------------------------------------------------------------
+// y_k = sum_{l <= k} x_l along the axis. Each x_l feeds every y_k with k >= l, so
+//   dx_l = sum_{k >= l} g_k      — the running sum of g taken from the end of the axis.
+
+namespace {
+
+// Running sums of row-major x ([outer, n, inner]) along the middle axis, from the front or from the
+// back, accumulated in double (one accumulator per inner column).
+Tensor running_sum(const Tensor& x, const AxisSplit& s, bool from_back) {
+  Tensor out = Tensor::empty(x.shape());
+  const float* in = x.data();
+  float* o = out.data();
+  std::vector<double> acc(s.inner);
+  for (int64_t i = 0; i < s.outer; ++i) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t step = 0; step < s.n; ++step) {
+      const int64_t k = from_back ? s.n - 1 - step : step;
+      const int64_t row = (i * s.n + k) * s.inner;
+      for (int64_t j = 0; j < s.inner; ++j) {
+        acc[j] += in[row + j];
+        o[row + j] = static_cast<float>(acc[j]);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor cumsum(const Tensor& a, int64_t axis) {
+  const AxisSplit s = split_at_axis(a, axis, "cumsum");
+  Tensor out = running_sum(row_major_values(a), s, /*from_back=*/false);
+  return record("cumsum", out, {a}, [s](const Tensor& g) {
+    return grads{running_sum(g.detach().contiguous(), s, /*from_back=*/true)};
   });
 }
 

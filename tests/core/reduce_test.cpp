@@ -1,4 +1,4 @@
-// Reductions (sum, mean, max, min, var, argmax): forward values against hand computations and a
+// Reductions (sum, mean, max, min, var, argmax, norm) and cumsum: forward values against hand computations and a
 // double-precision reference written here (multi-index loops, independent of the [outer, n, inner]
 // arithmetic in core/ops/reduce.cpp); gradients against finite differences.
 #include <gtest/gtest.h>
@@ -335,6 +335,136 @@ TEST(ReduceVar, Errors) {
   EXPECT_TRUE(throws_error_containing([] { var(Tensor::ones({3, 1}), 1); },
                                       "var: n - ddof = 0 <= 0 for axis 1 of shape [3, 1]"));
   EXPECT_TRUE(throws_error_containing([] { var(Tensor::ones({3, 2}), 2); }, "var: axis 2 is out of range"));
+}
+
+// ---- norm ------------------------------------------------------------------------------------------
+
+double ref_l1(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += std::fabs(x);
+  return s;
+}
+double ref_l2(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
+}
+
+TEST(ReduceNorm, ByHand) {
+  const Tensor x = Tensor::from_vector({3, -4, 0, 12}, {2, 2});
+  EXPECT_EQ(norm(x, 1.0f).item(), 19.0f);
+  EXPECT_EQ(norm(x).item(), 13.0f);  // sqrt(9 + 16 + 144)
+  EXPECT_EQ(norm(x).shape(), (Shape{}));
+  EXPECT_EQ(norm(x, 2.0f, 1).to_vector(), (std::vector<float>{5, 12}));
+  EXPECT_EQ(norm(x, 1.0f, 0).to_vector(), (std::vector<float>{3, 16}));
+  EXPECT_EQ(norm(x, 2.0f, 0, true).shape(), (Shape{1, 2}));
+  EXPECT_EQ(norm(x, 2.0f, -1, true).shape(), (Shape{2, 1}));
+}
+
+TEST(ReduceNorm, EveryAxisMatchesReference) {
+  manual_seed(61);
+  const Tensor x = Tensor::randn({3, 4, 5});
+  for (int64_t axis = 0; axis < 3; ++axis) {
+    expect_values_near(norm(x, 1.0f, axis), reference_reduce(x, axis, ref_l1), 1e-5);
+    expect_values_near(norm(x, 2.0f, axis), reference_reduce(x, axis, ref_l2), 1e-5);
+    expect_values_near(norm(x, 2.0f, axis, true), reference_reduce(x, axis, ref_l2), 1e-5);
+  }
+  const Tensor xt = x.transpose(0, 2);  // non-contiguous
+  expect_values_near(norm(xt, 2.0f, 1), reference_reduce(xt, 1, ref_l2), 1e-5);
+  const std::vector<double> all = as_doubles(x);
+  EXPECT_NEAR(norm(xt).item(), ref_l2(all), 1e-5);
+  EXPECT_NEAR(norm(xt, 1.0f).item(), ref_l1(all), 1e-4);
+}
+
+TEST(ReduceNorm, NoOverflowOrUnderflowInTheSquares) {
+  // 1e20^2 overflows float and 1e-25^2 underflows; the double accumulator keeps both.
+  EXPECT_NEAR(norm(Tensor::from_vector({3e20f, 4e20f})).item() / 5e20, 1.0, 1e-6);
+  EXPECT_NEAR(norm(Tensor::from_vector({3e-25f, 4e-25f})).item() / 5e-25, 1.0, 1e-6);
+}
+
+TEST(ReduceNorm, Gradients) {
+  manual_seed(62);
+  EXPECT_TRUE(gradcheck([](const auto& x) { return norm(x[0]); }, {Tensor::randn({3, 4})}));
+  EXPECT_TRUE(gradcheck([](const auto& x) { return norm(x[0], 2.0f, 1); }, {Tensor::randn({3, 4})}));
+  EXPECT_TRUE(gradcheck([](const auto& x) { return norm(x[0], 2.0f, 0, true); }, {Tensor::randn({4, 3}).t()}));
+  EXPECT_TRUE(gradcheck([](const auto& x) { return norm(x[0], 1.0f, 1); }, {distinct_values({3, 4})}));
+  EXPECT_TRUE(gradcheck([](const auto& x) { return norm(x[0], 1.0f); }, {distinct_values({5})}));
+  // By hand: d||x||/dx = x / ||x||
+  Tensor x = Tensor::from_vector({3, 4}).requires_grad_();
+  norm(x).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{0.6f, 0.8f}));
+}
+
+TEST(ReduceNorm, GradientAtZeroIsZeroAndNaNPropagates) {
+  Tensor zero = Tensor::zeros({2, 3}).requires_grad_();
+  norm(zero, 2.0f, 1).sum().backward();
+  EXPECT_EQ(zero.grad().to_vector(), std::vector<float>(6, 0.0f));  // not 0/0 = NaN
+  zero.zero_grad();
+  norm(zero, 1.0f).backward();
+  EXPECT_EQ(zero.grad().to_vector(), std::vector<float>(6, 0.0f));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(norm(Tensor::from_vector({1, nan})).item()));
+  EXPECT_TRUE(std::isnan(norm(Tensor::from_vector({1, nan}), 1.0f).item()));
+}
+
+TEST(ReduceNorm, EmptyAndErrors) {
+  EXPECT_EQ(norm(Tensor::zeros({0})).item(), 0.0f);
+  EXPECT_EQ(norm(Tensor::zeros({2, 0}), 2.0f, 1).to_vector(), (std::vector<float>{0, 0}));
+  EXPECT_EQ(norm(Tensor::zeros({0, 3}), 1.0f, 1).shape(), (Shape{0}));
+  EXPECT_TRUE(throws_error_containing([] { norm(Tensor::ones({3}), 3.0f); }, "norm: p = 3"));
+  EXPECT_TRUE(throws_error_containing([] { norm(Tensor::ones({3}), 0.5f, 0); }, "p = 1"));
+  EXPECT_TRUE(throws_error_containing([] { norm(Tensor::ones({3}), 2.0f, 1); }, "norm: axis 1"));
+  EXPECT_TRUE(throws_error_containing([] { norm(Tensor()); }, "norm"));
+}
+
+// ---- cumsum ----------------------------------------------------------------------------------------
+
+TEST(ReduceCumsum, ByHand) {
+  const Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(cumsum(x, 1).to_vector(), (std::vector<float>{1, 3, 6, 4, 9, 15}));
+  EXPECT_EQ(cumsum(x, 0).to_vector(), (std::vector<float>{1, 2, 3, 5, 7, 9}));
+  EXPECT_EQ(cumsum(x, -1).shape(), (Shape{2, 3}));
+}
+
+TEST(ReduceCumsum, EveryAxisMatchesDoubleLoop) {
+  manual_seed(63);
+  const Tensor x = Tensor::randn({3, 4, 5});
+  for (int64_t axis = 0; axis < 3; ++axis) {
+    const Tensor y = cumsum(x, axis);
+    for (int64_t flat = 0; flat < x.numel(); ++flat) {
+      std::vector<int64_t> idx = unravel(flat, x.shape());
+      const int64_t last = idx[axis];
+      double want = 0;
+      for (int64_t k = 0; k <= last; ++k) {
+        idx[axis] = k;
+        want += x.at(idx);
+      }
+      idx[axis] = last;
+      EXPECT_NEAR(y.at(idx), want, 1e-5) << "axis " << axis << " at " << shape_str(idx);
+    }
+  }
+}
+
+TEST(ReduceCumsum, GradientIsTheReverseRunningSum) {
+  Tensor x = Tensor::zeros({4}).requires_grad_();
+  cumsum(x, 0).backward(Tensor::from_vector({1, 2, 3, 4}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{10, 9, 7, 4}));
+  manual_seed(64);
+  EXPECT_TRUE(gradcheck([](const auto& t) { return cumsum(t[0], 1); }, {Tensor::randn({3, 4, 2})}));
+  EXPECT_TRUE(gradcheck([](const auto& t) { return cumsum(t[0], 0); }, {Tensor::randn({4, 3}).t()}));
+}
+
+TEST(ReduceCumsum, NaNPoisonsTheRestOfItsLaneEmptyAndErrors) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> y = cumsum(Tensor::from_vector({1, nan, 2, 5, 1, 1}, {2, 3}), 1).to_vector();
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_TRUE(std::isnan(y[1]) && std::isnan(y[2]));
+  EXPECT_EQ(y[5], 7.0f);  // the other row is untouched
+  EXPECT_EQ(cumsum(Tensor::zeros({0, 3}), 0).shape(), (Shape{0, 3}));
+  EXPECT_EQ(cumsum(Tensor::zeros({2, 0}), 1).numel(), 0);
+  EXPECT_EQ(cumsum(Tensor::from_vector({7}), 0).item(), 7.0f);
+  EXPECT_TRUE(throws_error_containing([] { cumsum(Tensor::zeros({2}), 1); }, "cumsum: axis 1"));
+  EXPECT_TRUE(throws_error_containing([] { cumsum(Tensor(), 0); }, "cumsum"));
 }
 
 }  // namespace

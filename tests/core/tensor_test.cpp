@@ -102,5 +102,64 @@ TEST(Tensor, BadInputThrowsNamedErrors) {
   EXPECT_TRUE(throws_error_containing([] { Tensor::arange(0.0f, 1.0f, 0.0f); }, "step"));
 }
 
+// ---- member forms: each is the free function of the same name ------------------------------------
+
+TEST(TensorMembers, ChainLikeTheFreeFunctions) {
+  manual_seed(71);
+  const Tensor x = Tensor::randn({3, 4});
+  const auto same = [](const Tensor& a, const Tensor& b) {
+    EXPECT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(a.to_vector(), b.to_vector());
+  };
+  same(x.softmax(-1).clamp(0.1f, 0.2f), clamp(softmax(x, -1), 0.1f, 0.2f));
+  same(x.log_softmax(0), log_softmax(x, 0));
+  same(x.abs().sqrt().log2(), log2(sqrt(abs(x))));
+  same(x.round(), round(x));
+  same(x.floor(), floor(x));
+  same(x.sign(), sign(x));
+  same(x.max(), max(x));
+  same(x.max(1, true), max(x, 1, true));
+  same(x.min(0), min(x, 0));
+  EXPECT_EQ(x.argmax(1), argmax(x, 1));
+  same(x.norm(), norm(x));
+  same(x.norm(1.0f, 0, true), norm(x, 1.0f, 0, true));
+  same(x.cumsum(1), cumsum(x, 1));
+  same(x.tril(1), tril(x, 1));
+  same(x.triu(-1), triu(x, -1));
+  const auto [values, indices] = x.topk(2, 1, false);
+  same(values, topk(x, 2, 1, false).values);
+  EXPECT_EQ(indices, topk(x, 2, 1, false).indices);
+  same(x.sort(0, true).values, sort(x, 0, true).values);
+  EXPECT_EQ(x.sort().indices, argsort(x));
+  const Tensor y = Tensor::randn({4});
+  same(x.lt(y), lt(x, y));
+  same(x.le(y), le(x, y));
+  same(x.gt(y), gt(x, y));
+  same(x.ge(y), ge(x, y));
+  same(x.eq(x), eq(x, x));
+  same(x.ne(y), ne(x, y));
+  same(x.lt(0.5f), lt(x, 0.5f));
+  same(x.le(0.5f), le(x, 0.5f));
+  same(x.gt(0.5f), gt(x, 0.5f));
+  same(x.ge(0.5f), ge(x, 0.5f));
+  same(x.eq(0.0f), eq(x, 0.0f));
+  same(x.ne(0.0f), ne(x, 0.0f));
+  // x.where(c, other) keeps x where c holds (torch.Tensor.where).
+  same(x.where(x.gt(0.0f), y), where(gt(x, 0.0f), x, y));
+  same(x.where(x.gt(0.0f), -1.0f), where(gt(x, 0.0f), x, -1.0f));
+  EXPECT_EQ(x.where(x.gt(0.0f), 0.0f).to_vector(), relu(x).to_vector());
+}
+
+TEST(TensorMembers, ChainedCallsAreDifferentiable) {
+  manual_seed(72);
+  Tensor x = Tensor::randn({2, 5}).requires_grad_();
+  x.softmax(-1).cumsum(-1).norm().backward();
+  // The same expression spelled with free functions gives the same gradient.
+  const Tensor g = x.grad().clone();
+  x.zero_grad();
+  norm(cumsum(softmax(x, -1), -1)).backward();
+  EXPECT_EQ(g.to_vector(), x.grad().to_vector());
+}
+
 }  // namespace
 }  // namespace nibble
