@@ -115,5 +115,55 @@ TEST(ModuleMask, LoadRejectsBadMasksAndLeavesTheModelAsItWas) {
   EXPECT_EQ(fc.weight.mask().to_vector(), checkerboard({3, 4}).to_vector());
 }
 
+// Nested names: "<path>.weight_mask", and masks follow parameters and buffers in state_dict().
+TEST(ModuleMask, NestedMasksAreNamedByTheirParameterPath) {
+  Sequential net({std::make_shared<Linear>(4, 3), std::make_shared<ReLU>(), std::make_shared<Linear>(3, 2)});
+  net.get_parameter("2.weight").set_mask(checkerboard({2, 3}));
+  net.get_parameter("0.bias").set_mask(Tensor::from_vector({1.0f, 0.0f, 1.0f}));
+  std::vector<std::string> names;
+  for (const auto& [name, t] : net.named_masks()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"0.bias_mask", "2.weight_mask"}));
+  names.clear();
+  for (const auto& [name, t] : net.state_dict()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "0.bias_mask",
+                                             "2.weight_mask"}));
+  EXPECT_EQ(net.get_parameter("0.bias").data()[1], 0.0f);
+}
+
+TEST(ModuleMask, RemoveMaskKeepsTheZerosAndDropsTheMask) {
+  Sequential net({std::make_shared<Linear>(4, 3), std::make_shared<Linear>(3, 2)});
+  Tensor w0 = net.get_parameter("0.weight"), w1 = net.get_parameter("1.weight");
+  w0.set_mask(checkerboard({3, 4}));
+  w1.set_mask(checkerboard({2, 3}));
+  remove_mask(net, "0.weight");
+  EXPECT_FALSE(w0.mask().defined());
+  EXPECT_TRUE(w1.mask().defined());
+  for (int64_t j = 1; j < 12; j += 2) EXPECT_EQ(w0.data()[j], 0.0f) << "the pruned zeros stay";
+  EXPECT_EQ(net.state_dict().size(), 5u) << "4 tensors and the one mask left";
+  EXPECT_TRUE(throws_error_containing([&] { remove_mask(net, "0.weight"); }, "parameter '0.weight' has no mask"));
+  EXPECT_TRUE(throws_error_containing([&] { remove_mask(net, "0.scale"); }, "no parameter '0.scale'"));
+  EXPECT_TRUE(throws_error_containing([&] { remove_mask(net, "7.weight"); }, "has no child '7'"));
+  net.make_masks_permanent();
+  EXPECT_TRUE(net.named_masks().empty());
+  for (int64_t j = 1; j < 6; j += 2) EXPECT_EQ(w1.data()[j], 0.0f);
+}
+
+TEST(ModuleMask, MaskNamesAreReserved) {
+  struct Clash : Module {
+    void mask_after_weight() {
+      register_parameter("weight", Tensor::zeros({2}));
+      register_buffer("weight_mask", Tensor::ones({2}));
+    }
+    void weight_after_mask() {
+      register_buffer("bias_mask", Tensor::ones({2}));
+      register_parameter("bias", Tensor::zeros({2}));
+    }
+  };
+  Clash a, b;
+  EXPECT_TRUE(throws_error_containing([&] { a.mask_after_weight(); },
+                                      "name 'weight_mask' is reserved for the mask of parameter 'weight'"));
+  EXPECT_TRUE(throws_error_containing([&] { b.weight_after_mask(); }, "'bias_mask' is already registered"));
+}
+
 }  // namespace
 }  // namespace nibble::nn
