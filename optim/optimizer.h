@@ -8,6 +8,9 @@
 //     opt.step();
 //   }
 //
+// After model surgery (Module::replace_module) build the optimizer anew from model.parameters():
+// an optimizer holds tensors, and one built before keeps the old layer's (optim/README.md).
+//
 // step() is deliberately *not* virtual. It runs the same three stages for every optimizer:
 //   1. skip each parameter whose grad() is undefined (unused by this loss) or that does not
 //      require grad (frozen, e.g. by Module::requires_grad_(false));
