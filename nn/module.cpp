@@ -316,11 +316,10 @@ std::shared_ptr<Module> Module::replace_module(const std::string& path, std::sha
   NIBBLE_CHECK(!path.empty(), op, "the path is empty: a model cannot replace itself",
         "name a submodule, e.g. \"fc1\" or \"blocks.0.attn\"");
   NIBBLE_CHECK(replacement != nullptr, op, "the replacement for '" + path + "' is null");
+  get_submodule(path);  // throws naming the missing part of the whole path
   const size_t dot = path.rfind('.');
   Module& parent = dot == std::string::npos ? *this : get_submodule(path.substr(0, dot));
-  const std::string leaf = dot == std::string::npos ? path : path.substr(dot + 1);
-  get_submodule(path);  // throws naming the missing part
-  Child* slot = parent.find_child(leaf);
+  Child* slot = parent.find_child(dot == std::string::npos ? path : path.substr(dot + 1));
 
   // A module present twice would list its parameters twice (an optimizer rejects that) and tie
   // the two places together; a module containing this model would make the tree a cycle.

@@ -148,6 +148,8 @@ TEST(ModuleSurgery, Errors) {
                                       "this Net has no child 'fc3'"));
   EXPECT_TRUE(throws_error_containing([&] { net.replace_module("fc1.inner", std::make_shared<Linear>(4, 6)); },
                                       "'fc1' (a Linear) has no child 'inner'"));
+  EXPECT_TRUE(throws_error_containing([&] { net.replace_module("fc9.inner", std::make_shared<Linear>(4, 6)); },
+                                      "no submodule 'fc9.inner': this Net has no child 'fc9'"));
   EXPECT_TRUE(throws_error_containing([&] { net.replace_module("", std::make_shared<Linear>(4, 6)); },
                                       "a model cannot replace itself"));
   EXPECT_TRUE(throws_error_containing([&] { net.replace_module("fc1", nullptr); }, "is null"));
