@@ -234,6 +234,18 @@ TEST(ModuleClone, CloneAfterSurgeryHasTheSameStructure) {
   EXPECT_NE((*copy)(x).to_vector(), net(x).to_vector());
 }
 
+// A replacement of the same type but another configuration (no tensors tell them apart) is
+// cloned as it is now, not rebuilt from the model's constructor.
+TEST(ModuleClone, ReplacementOfTheSameTypeKeepsItsConfiguration) {
+  manual_seed(34);
+  FashionCnn cnn;
+  cnn.replace_module("pool", std::make_shared<MaxPool2d>(3, 2, 1));  // 28 -> 14 like MaxPool2d(2)
+  const std::shared_ptr<FashionCnn> copy = cnn.clone_as<FashionCnn>();
+  EXPECT_EQ(copy->pool().kernel.h, 3);
+  const Tensor images = Tensor::rand({2, 1, 28, 28});
+  EXPECT_EQ((*copy)(images).to_vector(), cnn(images).to_vector());
+}
+
 TEST(ModuleClone, CopiesFrozenFlagsAndEveryLayerKind) {
   manual_seed(33);
   Sequential net({std::make_shared<Conv2d>(1, 2, 3, Conv2dOptions{2, 1}), std::make_shared<ReLU>(),
