@@ -172,15 +172,15 @@ int main(int argc, char** argv) {
   // beforehand (the int8 lambda ignores its float argument). "float io" rows time the float-in,
   // float-out QuantizedConv2d::forward, which quantizes its input and dequantizes its output.
   const Tensor x1 = test.images.slice(0, 0, 256).contiguous();                     // [256,1,28,28]
-  const Tensor y1 = relu(cnn.conv1->forward(x1)).contiguous();                     // [256,8,28,28]
+  const Tensor y1 = relu(cnn.conv1().forward(x1)).contiguous();                     // [256,8,28,28]
   const Tensor x2 = max_pool2d(y1, 2).contiguous();                                // [256,8,14,14]
   const nn::QuantizedTensor q1 = nn::quantize(x1, qcnn.conv1.input_params());
   const nn::QuantizedTensor qy1 = qcnn.conv1(q1);  // conv1's output bytes
   const nn::QuantizedTensor q2 = nn::max_pool2d(qy1, 2);
   std::printf("\nLayers at batch 256 (float conv2d+relu / max_pool2d vs the int8 version)\n");
   std::printf("%-22s %6s %4s %12s %12s %9s\n", "layer", "batch", "thr", "fp32 ms", "int8 ms", "speed-up");
-  auto fconv1 = [&](const Tensor& x) { return relu(cnn.conv1->forward(x)); };
-  auto fconv2 = [&](const Tensor& x) { return relu(cnn.conv2->forward(x)); };
+  auto fconv1 = [&](const Tensor& x) { return relu(cnn.conv1().forward(x)); };
+  auto fconv2 = [&](const Tensor& x) { return relu(cnn.conv2().forward(x)); };
   auto fpool = [&](const Tensor& x) { return max_pool2d(x, 2); };
   // The uint8 runs ignore their float argument (see above) and return nothing.
   auto qconv1 = [&](const Tensor&) {

@@ -12,10 +12,10 @@ MultiHeadAttention::MultiHeadAttention(int64_t dim, int64_t heads, bool is_causa
   NIBBLE_CHECK(dim > 0 && heads > 0 && dim % heads == 0, "MultiHeadAttention",
         "embed_dim " + std::to_string(dim) + " must be a positive multiple of num_heads " +
             std::to_string(heads));
-  q_proj = register_module("q_proj", std::make_shared<Linear>(dim, dim));
-  k_proj = register_module("k_proj", std::make_shared<Linear>(dim, dim));
-  v_proj = register_module("v_proj", std::make_shared<Linear>(dim, dim));
-  out_proj = register_module("out_proj", std::make_shared<Linear>(dim, dim));
+  register_module("q_proj", std::make_shared<Linear>(dim, dim));
+  register_module("k_proj", std::make_shared<Linear>(dim, dim));
+  register_module("v_proj", std::make_shared<Linear>(dim, dim));
+  register_module("out_proj", std::make_shared<Linear>(dim, dim));
 }
 
 Tensor MultiHeadAttention::forward(const Tensor& x) {
@@ -25,9 +25,9 @@ Tensor MultiHeadAttention::forward(const Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), H = num_heads, d = head_dim;
   // [B,T,D] -> [B,T,H,d] -> [B,H,T,d]: each head sees its own d-dimensional slice.
   auto split_heads = [&](const Tensor& t) { return t.reshape({B, T, H, d}).transpose(1, 2); };
-  const Tensor q = split_heads(q_proj->forward(x));
-  const Tensor k = split_heads(k_proj->forward(x));
-  const Tensor v = split_heads(v_proj->forward(x));
+  const Tensor q = split_heads(child("q_proj")(x));
+  const Tensor k = split_heads(child("k_proj")(x));
+  const Tensor v = split_heads(child("v_proj")(x));
 
   // Scaling by 1/sqrt(d) keeps the scores' variance near 1, so softmax does not saturate.
   Tensor scores = mul(matmul(q, k.transpose(-1, -2)), 1.0f / std::sqrt(static_cast<float>(d)));
@@ -39,7 +39,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x) {
   }
   attention = softmax(scores, -1);                 // [B,H,T,T]
   const Tensor context = matmul(attention, v);     // [B,H,T,d]
-  return out_proj->forward(context.transpose(1, 2).reshape({B, T, embed_dim}));  // [B,T,D]
+  return child("out_proj")(context.transpose(1, 2).reshape({B, T, embed_dim}));  // [B,T,D]
 }
 
 }  // namespace nibble::nn

@@ -29,8 +29,17 @@ class MultiHeadAttention : public Module {
 
   int64_t embed_dim, num_heads, head_dim;
   bool causal;
-  std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
+  // The projections [D, D], checked typed accessors; forward() calls them by name (nn/module.h).
+  Linear& q_proj() const { return get_submodule_as<Linear>("q_proj"); }
+  Linear& k_proj() const { return get_submodule_as<Linear>("k_proj"); }
+  Linear& v_proj() const { return get_submodule_as<Linear>("v_proj"); }
+  Linear& out_proj() const { return get_submodule_as<Linear>("out_proj"); }
   Tensor attention;  // [B,H,T,T] from the last forward
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<MultiHeadAttention>(embed_dim, num_heads, causal);
+  }
 };
 
 }  // namespace nibble::nn

@@ -19,6 +19,11 @@ class Conv2d : public Module {
   Conv2dOptions options;
   Tensor weight;  // [OC, C/groups, KH, KW]
   Tensor bias;    // [OC], undefined when bias = false
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<Conv2d>(in_channels, out_channels, kernel_size, options, bias.defined());
+  }
 };
 
 }  // namespace nibble::nn

@@ -15,6 +15,9 @@ class Dropout : public Module {
   Tensor forward(const Tensor& x) override { return dropout(x, p, is_training()); }
   std::string name() const override { return "Dropout"; }
   float p;
+
+ protected:
+  std::shared_ptr<Module> make_like() const override { return std::make_shared<Dropout>(p); }
 };
 
 }  // namespace nibble::nn

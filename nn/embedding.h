@@ -21,6 +21,11 @@ class Embedding : public Module {
 
   int64_t num_embeddings, dim;
   Tensor weight;  // [num_embeddings, dim]
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<Embedding>(num_embeddings, dim);
+  }
 };
 
 }  // namespace nibble::nn

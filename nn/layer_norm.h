@@ -22,6 +22,11 @@ class LayerNorm : public Module {
   Shape normalized_shape;
   float eps;
   Tensor weight, bias;  // normalized_shape each; undefined when affine = false
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<LayerNorm>(normalized_shape, eps, weight.defined());
+  }
 };
 
 }  // namespace nibble::nn

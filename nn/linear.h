@@ -15,6 +15,11 @@ class Linear : public Module {
   int64_t in_features, out_features;
   Tensor weight;  // [out, in]
   Tensor bias;    // [out], undefined when bias = false
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<Linear>(in_features, out_features, bias.defined());
+  }
 };
 
 }  // namespace nibble::nn

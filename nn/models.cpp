@@ -13,25 +13,25 @@ Tensor FashionCnn::standardize(const Tensor& images) const {
 }
 
 FashionMlp::FashionMlp() {
-  fc1 = register_module("fc1", std::make_shared<Linear>(784, 256));
-  fc2 = register_module("fc2", std::make_shared<Linear>(256, 128));
-  fc3 = register_module("fc3", std::make_shared<Linear>(128, 10));
+  register_module("fc1", std::make_shared<Linear>(784, 256));
+  register_module("fc2", std::make_shared<Linear>(256, 128));
+  register_module("fc3", std::make_shared<Linear>(128, 10));
   input_mean = register_buffer("input_mean", Tensor::scalar(kFashionMnistMean));
   input_std = register_buffer("input_std", Tensor::scalar(kFashionMnistStd));
 }
 
 Tensor FashionMlp::forward(const Tensor& images) {
   Tensor x = standardize(images.reshape({-1, 784}));  // [B,784]
-  x = relu(fc1->forward(x));             // [B,256]
-  x = relu(fc2->forward(x));             // [B,128]
-  return fc3->forward(x);                // [B,10]
+  x = relu(child("fc1")(x));             // [B,256]
+  x = relu(child("fc2")(x));             // [B,128]
+  return child("fc3")(x);                // [B,10]
 }
 
 FashionCnn::FashionCnn() {
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(1, 8, 5, Conv2dOptions{1, 2}));
-  conv2 = register_module("conv2", std::make_shared<Conv2d>(8, 16, 5, Conv2dOptions{1, 2}));
-  pool = register_module("pool", std::make_shared<MaxPool2d>(2));
-  fc = register_module("fc", std::make_shared<Linear>(16 * 7 * 7, 10));
+  register_module("conv1", std::make_shared<Conv2d>(1, 8, 5, Conv2dOptions{1, 2}));
+  register_module("conv2", std::make_shared<Conv2d>(8, 16, 5, Conv2dOptions{1, 2}));
+  register_module("pool", std::make_shared<MaxPool2d>(2));
+  register_module("fc", std::make_shared<Linear>(16 * 7 * 7, 10));
   input_mean = register_buffer("input_mean", Tensor::scalar(kFashionMnistMean));
   input_std = register_buffer("input_std", Tensor::scalar(kFashionMnistStd));
 }
@@ -40,9 +40,10 @@ Tensor FashionCnn::forward(const Tensor& images) {
   NIBBLE_CHECK(images.dim() == 4 && images.size(1) == 1 && images.size(2) == 28 && images.size(3) == 28,
         "FashionCnn::forward", "expects images [B, 1, 28, 28], got " + images.shape_str());
   Tensor x = standardize(images);                           // [B,1,28,28]
-  x = pool->forward(relu(conv1->forward(x)));               // [B,8,14,14]
-  x = pool->forward(relu(conv2->forward(x)));              // [B,16,7,7]
-  return fc->forward(x.flatten(1));                         // [B,784] -> [B,10]
+  Module& pool = child("pool");
+  x = pool(relu(child("conv1")(x)));                        // [B,8,14,14]
+  x = pool(relu(child("conv2")(x)));                        // [B,16,7,7]
+  return child("fc")(x.flatten(1));                         // [B,784] -> [B,10]
 }
 
 }  // namespace nibble::nn

@@ -1,5 +1,9 @@
 // The course's two Fashion-MNIST models, written out layer by layer. They are trained by
 // `nibble train`, then pruned, quantized and compressed by the later modules and `nibble demo`.
+//
+// Their forward passes call the layers through the registry by name (child("fc1")), so a layer
+// swapped by model.replace_module("fc1", ...) is the one that runs; fc1() and friends are checked
+// typed accessors that throw once the layer there is no longer a Linear (nn/module.h says why).
 #pragma once
 
 #include <memory>
@@ -23,9 +27,14 @@ class FashionMlp : public Module {
   FashionMlp();
   Tensor forward(const Tensor& images) override;
   std::string name() const override { return "FashionMlp"; }
-  std::shared_ptr<Linear> fc1, fc2, fc3;
+  Linear& fc1() const { return get_submodule_as<Linear>("fc1"); }  // 784 -> 256
+  Linear& fc2() const { return get_submodule_as<Linear>("fc2"); }  // 256 -> 128
+  Linear& fc3() const { return get_submodule_as<Linear>("fc3"); }  // 128 -> 10
   Tensor input_mean, input_std;  // buffers, shape [] each
   Tensor standardize(const Tensor& images) const;  // (images - input_mean) / input_std
+
+ protected:
+  std::shared_ptr<Module> make_like() const override { return std::make_shared<FashionMlp>(); }
 };
 
 // Small CNN: conv 1->8 5x5 pad 2, ReLU, maxpool 2, conv 8->16 5x5 pad 2, ReLU, maxpool 2,
@@ -35,11 +44,15 @@ class FashionCnn : public Module {
   FashionCnn();
   Tensor forward(const Tensor& images) override;
   std::string name() const override { return "FashionCnn"; }
-  std::shared_ptr<Conv2d> conv1, conv2;
-  std::shared_ptr<MaxPool2d> pool;
-  std::shared_ptr<Linear> fc;
+  Conv2d& conv1() const { return get_submodule_as<Conv2d>("conv1"); }  // 1 -> 8 channels
+  Conv2d& conv2() const { return get_submodule_as<Conv2d>("conv2"); }  // 8 -> 16 channels
+  MaxPool2d& pool() const { return get_submodule_as<MaxPool2d>("pool"); }  // 2x2, used twice
+  Linear& fc() const { return get_submodule_as<Linear>("fc"); }  // 784 -> 10
   Tensor input_mean, input_std;  // buffers, shape [] each
   Tensor standardize(const Tensor& images) const;  // (images - input_mean) / input_std
+
+ protected:
+  std::shared_ptr<Module> make_like() const override { return std::make_shared<FashionCnn>(); }
 };
 
 }  // namespace nibble::nn

@@ -13,6 +13,11 @@ class MaxPool2d : public Module {
   Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel, stride, padding); }
   std::string name() const override { return "MaxPool2d"; }
   Size2 kernel, stride, padding;
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<MaxPool2d>(kernel, stride, padding);
+  }
 };
 
 class AvgPool2d : public Module {
@@ -22,6 +27,11 @@ class AvgPool2d : public Module {
   Tensor forward(const Tensor& x) override { return avg_pool2d(x, kernel, stride, padding); }
   std::string name() const override { return "AvgPool2d"; }
   Size2 kernel, stride, padding;
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<AvgPool2d>(kernel, stride, padding);
+  }
 };
 
 }  // namespace nibble::nn

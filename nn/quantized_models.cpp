@@ -18,14 +18,14 @@ QuantizedFashionMlp QuantizedFashionMlp::from_float(const FashionMlp& model,
   Tensor x, h1, h2;
   if (calibration_images.defined()) {
     x = model.standardize(calibration_images.reshape({-1, 784}));  // [B,784]
-    h1 = relu(model.fc1->forward(x));           // [B,256]
-    h2 = relu(model.fc2->forward(h1));          // [B,128]
+    h1 = relu(model.fc1().forward(x));           // [B,256]
+    h2 = relu(model.fc2().forward(h1));          // [B,128]
   }
   q.input_mean = model.input_mean.item();
   q.input_std = model.input_std.item();
-  q.fc1 = QuantizedLinear::from_float(*model.fc1, calib(x), {true, kernel, reduce_range});
-  q.fc2 = QuantizedLinear::from_float(*model.fc2, calib(h1), {true, kernel, reduce_range});
-  q.fc3 = QuantizedLinear::from_float(*model.fc3, calib(h2), {false, kernel, reduce_range});
+  q.fc1 = QuantizedLinear::from_float(model.fc1(), calib(x), {true, kernel, reduce_range});
+  q.fc2 = QuantizedLinear::from_float(model.fc2(), calib(h1), {true, kernel, reduce_range});
+  q.fc3 = QuantizedLinear::from_float(model.fc3(), calib(h2), {false, kernel, reduce_range});
   return q;
 }
 
@@ -46,15 +46,15 @@ QuantizedFashionCnn QuantizedFashionCnn::from_float(const FashionCnn& model,
   Tensor x, h1, h2;
   if (calibration_images.defined()) {
     x = model.standardize(calibration_images);                    // [B,1,28,28]
-    h1 = model.pool->forward(relu(model.conv1->forward(x)));      // [B,8,14,14]
-    h2 = model.pool->forward(relu(model.conv2->forward(h1)));     // [B,16,7,7]
+    h1 = model.pool().forward(relu(model.conv1().forward(x)));      // [B,8,14,14]
+    h2 = model.pool().forward(relu(model.conv2().forward(h1)));     // [B,16,7,7]
     h2 = h2.flatten(1);                                           // [B,784]
   }
   q.input_mean = model.input_mean.item();
   q.input_std = model.input_std.item();
-  q.conv1 = QuantizedConv2d::from_float(*model.conv1, calib(x), {true, kernel, reduce_range});
-  q.conv2 = QuantizedConv2d::from_float(*model.conv2, calib(h1), {true, kernel, reduce_range});
-  q.fc = QuantizedLinear::from_float(*model.fc, calib(h2), {false, kernel, reduce_range});
+  q.conv1 = QuantizedConv2d::from_float(model.conv1(), calib(x), {true, kernel, reduce_range});
+  q.conv2 = QuantizedConv2d::from_float(model.conv2(), calib(h1), {true, kernel, reduce_range});
+  q.fc = QuantizedLinear::from_float(model.fc(), calib(h2), {false, kernel, reduce_range});
   return q;
 }
 

@@ -4,18 +4,19 @@
 
 namespace nibble::nn {
 
-TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, bool causal, int64_t mlp_ratio) {
-  NIBBLE_CHECK(mlp_ratio > 0, "TransformerBlock", "mlp_ratio must be positive");
-  ln1 = register_module("ln1", std::make_shared<LayerNorm>(Shape{dim}));
-  attn = register_module("attn", std::make_shared<MultiHeadAttention>(dim, heads, causal));
-  ln2 = register_module("ln2", std::make_shared<LayerNorm>(Shape{dim}));
-  fc1 = register_module("fc1", std::make_shared<Linear>(dim, mlp_ratio * dim));
-  fc2 = register_module("fc2", std::make_shared<Linear>(mlp_ratio * dim, dim));
+TransformerBlock::TransformerBlock(int64_t dim, int64_t heads, bool is_causal, int64_t ratio)
+    : embed_dim(dim), num_heads(heads), mlp_ratio(ratio), causal(is_causal) {
+  NIBBLE_CHECK(ratio > 0, "TransformerBlock", "mlp_ratio must be positive");
+  register_module("ln1", std::make_shared<LayerNorm>(Shape{dim}));
+  register_module("attn", std::make_shared<MultiHeadAttention>(dim, heads, is_causal));
+  register_module("ln2", std::make_shared<LayerNorm>(Shape{dim}));
+  register_module("fc1", std::make_shared<Linear>(dim, ratio * dim));
+  register_module("fc2", std::make_shared<Linear>(ratio * dim, dim));
 }
 
 Tensor TransformerBlock::forward(const Tensor& x) {
-  const Tensor h = add(x, attn->forward(ln1->forward(x)));                 // [B,T,D]
-  return add(h, fc2->forward(gelu(fc1->forward(ln2->forward(h)))));        // [B,T,D]
+  const Tensor h = add(x, child("attn")(child("ln1")(x)));                 // [B,T,D]
+  return add(h, child("fc2")(gelu(child("fc1")(child("ln2")(h)))));        // [B,T,D]
 }
 
 }  // namespace nibble::nn

@@ -18,9 +18,19 @@ class TransformerBlock : public Module {
   Tensor forward(const Tensor& x) override;  // [B,T,D] -> [B,T,D]
   std::string name() const override { return "TransformerBlock"; }
 
-  std::shared_ptr<LayerNorm> ln1, ln2;
-  std::shared_ptr<MultiHeadAttention> attn;
-  std::shared_ptr<Linear> fc1, fc2;
+  int64_t embed_dim, num_heads, mlp_ratio;
+  bool causal;
+  // Checked typed accessors; forward() calls the children by name (nn/module.h says why).
+  LayerNorm& ln1() const { return get_submodule_as<LayerNorm>("ln1"); }
+  MultiHeadAttention& attn() const { return get_submodule_as<MultiHeadAttention>("attn"); }
+  LayerNorm& ln2() const { return get_submodule_as<LayerNorm>("ln2"); }
+  Linear& fc1() const { return get_submodule_as<Linear>("fc1"); }  // D -> mlp_ratio * D
+  Linear& fc2() const { return get_submodule_as<Linear>("fc2"); }  // mlp_ratio * D -> D
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<TransformerBlock>(embed_dim, num_heads, causal, mlp_ratio);
+  }
 };
 
 }  // namespace nibble::nn

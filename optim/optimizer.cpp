@@ -47,7 +47,9 @@ void Optimizer::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     const Tensor g = p.grad();
-    if (!g.defined()) continue;  // no gradient reached this parameter: leave it (and its state)
+    // No gradient reached this parameter, or it is frozen (requires_grad_(false) after a gradient
+    // was left in it): leave it and its state alone.
+    if (!g.defined() || !p.requires_grad()) continue;
     const Tensor g_flat = g.contiguous();  // autograd keeps grads contiguous, so this is free
     ParamState& state = states_[i];
     ++state.step;

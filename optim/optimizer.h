@@ -8,8 +8,12 @@
 //     opt.step();
 //   }
 //
+// After model surgery (Module::replace_module) build the optimizer anew from model.parameters():
+// an optimizer holds tensors, and one built before keeps the old layer's (optim/README.md).
+//
 // step() is deliberately *not* virtual. It runs the same three stages for every optimizer:
-//   1. skip each parameter whose grad() is undefined (frozen, or unused by this loss);
+//   1. skip each parameter whose grad() is undefined (unused by this loss) or that does not
+//      require grad (frozen, e.g. by Module::requires_grad_(false));
 //   2. call the optimizer's update() on the others, writing straight into the parameter's floats;
 //   3. apply_masks(): re-zero the pruned entries of every masked parameter and of its state.
 // An optimizer only writes update(), so none can forget the pruning mask.

@@ -16,6 +16,7 @@
 //   16             T tensor records, back to back, each:
 //                    4      uint32  name length L, 1..4096
 //                    L      the name's bytes (UTF-8, no terminating zero), e.g. "fc1.weight"
+//                           (nn::save also stores pruning masks, as "fc1.weight_mask")
 //                    4      uint32  rank R, 0..16 (0 is a scalar holding one value)
 //                    8*R    int64   the dims, outermost first
 //                    4*n    float32 values (IEEE-754 bit patterns), row-major; n = product of dims

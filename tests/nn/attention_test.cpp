@@ -32,9 +32,9 @@ void check_against_reference(MultiHeadAttention& mha, const Tensor& x) {
   for (int64_t b = 0; b < B; ++b) {
     std::vector<std::vector<double>> q(T), k(T), v(T);
     for (int64_t t = 0; t < T; ++t) {
-      q[t] = project(*mha.q_proj, x, b, t);
-      k[t] = project(*mha.k_proj, x, b, t);
-      v[t] = project(*mha.v_proj, x, b, t);
+      q[t] = project(mha.q_proj(), x, b, t);
+      k[t] = project(mha.k_proj(), x, b, t);
+      v[t] = project(mha.v_proj(), x, b, t);
     }
     std::vector<std::vector<double>> context(T, std::vector<double>(D, 0.0));
     for (int64_t h = 0; h < H; ++h) {
@@ -57,8 +57,8 @@ void check_against_reference(MultiHeadAttention& mha, const Tensor& x) {
     }
     for (int64_t t = 0; t < T; ++t) {
       for (int64_t o = 0; o < D; ++o) {
-        double acc = mha.out_proj->bias.at({o});
-        for (int64_t c = 0; c < D; ++c) acc += context[t][c] * mha.out_proj->weight.at({o, c});
+        double acc = mha.out_proj().bias.at({o});
+        for (int64_t c = 0; c < D; ++c) acc += context[t][c] * mha.out_proj().weight.at({o, c});
         EXPECT_NEAR(y.at({b, t, o}), acc, 1e-4);
       }
     }
@@ -84,13 +84,13 @@ TEST(Attention, GradientsFlowToInputsAndWeights) {
   manual_seed(13);
   MultiHeadAttention mha(4, 2, true);
   EXPECT_TRUE(gradcheck([&](const auto& x) { return mha(x[0]); },
-                        {Tensor::randn({2, 3, 4}), mha.q_proj->weight, mha.v_proj->bias}));
+                        {Tensor::randn({2, 3, 4}), mha.q_proj().weight, mha.v_proj().bias}));
   // The stored attention weights stay on the tape: a loss on them must reach q_proj.
   mha.zero_grad();
   mha(Tensor::randn({1, 3, 4}));
   mha.attention.select(-1, 0).sum().backward();
   double norm = 0;
-  for (float g : mha.q_proj->weight.grad().to_vector()) norm += std::fabs(g);
+  for (float g : mha.q_proj().weight.grad().to_vector()) norm += std::fabs(g);
   EXPECT_GT(norm, 0.0);
 }
 

@@ -98,5 +98,34 @@ TEST(CheckpointModule, CorruptFileIsReportedBeforeTouchingTheModel) {
   EXPECT_EQ(values(model), before);
 }
 
+// Checkpoints written before masks were state (no "_mask" entries) still load; a mask the model
+// had is cleared, since the file says the weights are not pruned.
+TEST(CheckpointModule, CheckpointWithoutMasksLoadsAndClearsMasks) {
+  TempDir dir;
+  Tiny old_model;
+  io::save_tensors(dir.file("old.nbck"), {{"weight", old_model.weight}, {"bias", old_model.bias},
+                                          {"inner.scale", old_model.inner->scale},
+                                          {"running", old_model.running}});
+  Tiny model;
+  model.weight.set_mask(Tensor::zeros({3, 4}));
+  load(model, dir.file("old.nbck"));
+  EXPECT_FALSE(model.weight.mask().defined());
+  EXPECT_EQ(values(model), values(old_model));
+}
+
+TEST(CheckpointModule, MasksRoundTripThroughTheFile) {
+  TempDir dir;
+  Tiny model, fresh;
+  Tensor mask = Tensor::ones({3});
+  mask.data()[1] = 0.0f;
+  model.inner->scale.set_mask(mask);
+  save(model, dir.file("masked.nbck"));
+  load(fresh, dir.file("masked.nbck"));
+  ASSERT_TRUE(fresh.inner->scale.mask().defined());
+  EXPECT_EQ(fresh.inner->scale.mask().to_vector(), mask.to_vector());
+  EXPECT_EQ(fresh.inner->scale.data()[1], 0.0f);
+  EXPECT_EQ(values(fresh), values(model));
+}
+
 }  // namespace
 }  // namespace nibble::nn

@@ -570,13 +570,13 @@ TEST(QuantizedModels, FashionMlpAgreesWithFloatOnRealTestImages) {
 
   // Logits within the propagated bound, example by example.
   const Tensor x = images.reshape({-1, 784});
-  const Tensor h1 = relu(model.fc1->forward(x)), h2 = relu(model.fc2->forward(h1));
+  const Tensor h1 = relu(model.fc1().forward(x)), h2 = relu(model.fc2().forward(h1));
   double worst_ratio = 0;
   for (int64_t i = 0; i < 256; ++i) {
-    const std::vector<double> e1 = layer_error_bound(q.fc1, model.fc1->weight, x.select(0, i).to_vector(),
+    const std::vector<double> e1 = layer_error_bound(q.fc1, model.fc1().weight, x.select(0, i).to_vector(),
                                                      std::vector<double>(784, 0.0));
-    const std::vector<double> e2 = layer_error_bound(q.fc2, model.fc2->weight, h1.select(0, i).to_vector(), e1);
-    const std::vector<double> e3 = layer_error_bound(q.fc3, model.fc3->weight, h2.select(0, i).to_vector(), e2);
+    const std::vector<double> e2 = layer_error_bound(q.fc2, model.fc2().weight, h1.select(0, i).to_vector(), e1);
+    const std::vector<double> e3 = layer_error_bound(q.fc3, model.fc3().weight, h2.select(0, i).to_vector(), e2);
     for (int64_t c = 0; c < 10; ++c) {
       const double err = std::fabs(qlogits.at({i, c}) - logits.at({i, c}));
       ASSERT_LE(err, e3[c]) << "image " << i << " class " << c;

@@ -7,6 +7,10 @@
 #include <memory>
 #include <vector>
 
+#include "core/io/checkpoint.h"
+#include "core/io/temp_dir.h"
+#include "nn/checkpoint.h"
+#include "nn/nn.h"
 #include "optim/optim.h"
 #include "optim_test_util.h"
 
@@ -144,6 +148,91 @@ TEST(OptimMask, AppliedToParametersWithoutGradient) {
   opt.step();
   EXPECT_EQ(frozen.data()[0], 0.0f);
   EXPECT_EQ(frozen.data()[1], 2.0f);
+}
+
+// ---- a pruned model through a checkpoint, then training ---------------------------------------
+
+// x [B,4] -> Linear 4->3 -> ReLU -> Linear 3->2, both weights pruned (masks kept in the state).
+std::shared_ptr<nn::Sequential> pruned_model() {
+  auto net = std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(3, 2)});
+  std::vector<float> m0(12), m2(6);
+  for (int j = 0; j < 12; ++j) m0[j] = (j % 3 == 0) ? 0.0f : 1.0f;
+  for (int j = 0; j < 6; ++j) m2[j] = (j % 2 == 0) ? 1.0f : 0.0f;
+  net->get_parameter("0.weight").set_mask(Tensor::from_vector(m0, {3, 4}));
+  net->get_parameter("2.weight").set_mask(Tensor::from_vector(m2, {2, 3}));
+  return net;
+}
+
+void expect_masks_hold(const nn::Module& net, const nn::Module& reference) {
+  const nn::NamedTensors masks = net.named_masks(), expected = reference.named_masks();
+  ASSERT_EQ(masks.size(), 2u) << "the masks must still be there";
+  for (size_t i = 0; i < masks.size(); ++i) {
+    EXPECT_EQ(masks[i].first, expected[i].first);
+    EXPECT_EQ(masks[i].second.to_vector(), expected[i].second.to_vector());
+    const Tensor w = net.get_parameter(masks[i].first.substr(0, masks[i].first.size() - 5));
+    for (int64_t j = 0; j < w.numel(); ++j) {
+      if (masks[i].second.data()[j] != 0.0f) continue;
+      EXPECT_EQ(w.data()[j], 0.0f) << masks[i].first << " entry " << j;
+      EXPECT_FALSE(std::signbit(w.data()[j])) << masks[i].first << " entry " << j << " is -0.0f";
+    }
+  }
+}
+
+// save -> load into a fresh, unmasked model -> one optimizer step: the zeros and masks survive.
+void expect_checkpoint_then_step(const std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>& make) {
+  manual_seed(51);
+  testing::TempDir dir;
+  const auto pruned = pruned_model();
+  nn::save(*pruned, dir.file("pruned.nbck"));
+  std::vector<std::string> stored;
+  for (const auto& [name, t] : io::load_tensors(dir.file("pruned.nbck"))) stored.push_back(name);
+  EXPECT_EQ(stored, (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "0.weight_mask",
+                                              "2.weight_mask"}));
+
+  nn::Sequential loaded({std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(),
+                         std::make_shared<nn::Linear>(3, 2)});
+  nn::load(loaded, dir.file("pruned.nbck"));
+  expect_masks_hold(loaded, *pruned);
+  const Tensor x = Tensor::randn({8, 4}), y = Tensor::randn({8, 2});
+  EXPECT_EQ(loaded(x).to_vector(), (*pruned)(x).to_vector());
+
+  const std::unique_ptr<Optimizer> opt = make(loaded.parameters());
+  const std::vector<float> w0 = loaded.get_parameter("0.weight").to_vector();
+  const Tensor d = sub(loaded(x), y);
+  sum(mul(d, d)).backward();
+  bool pruned_grad = false;
+  const Tensor g = loaded.get_parameter("0.weight").grad();
+  for (int j = 0; j < 12; j += 3) pruned_grad |= g.data()[j] != 0.0f;
+  EXPECT_TRUE(pruned_grad) << "the test needs a pruned weight with a non-zero gradient";
+  opt->step();
+  expect_masks_hold(loaded, *pruned);
+  bool moved = false;
+  for (int j = 0; j < 12; ++j) moved |= loaded.get_parameter("0.weight").data()[j] != w0[j];
+  EXPECT_TRUE(moved) << "the unpruned weights should train";
+}
+
+TEST(OptimMask, PrunedModelSurvivesCheckpointAndSgdStep) {
+  expect_checkpoint_then_step([](std::vector<Tensor> p) { return std::make_unique<SGD>(p, SgdOptions{0.1f, 0.9f}); });
+}
+
+TEST(OptimMask, PrunedModelSurvivesCheckpointAndAdamStep) {
+  expect_checkpoint_then_step([](std::vector<Tensor> p) { return std::make_unique<Adam>(p, AdamOptions{0.01f}); });
+}
+
+// A checkpoint whose weight holds non-zeros where its mask is 0 (edited by hand, or written by
+// another tool) still loads into a model that computes with the pruned weights.
+TEST(OptimMask, LoadReappliesTheMaskToAStoredUnprunedWeight) {
+  testing::TempDir dir;
+  const auto pruned = pruned_model();
+  nn::NamedTensors state = pruned->state_dict();
+  state[0].second = Tensor::full({3, 4}, 7.0f);  // "0.weight", every entry non-zero
+  io::save_tensors(dir.file("edited.nbck"), state);
+  nn::Sequential loaded({std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(),
+                         std::make_shared<nn::Linear>(3, 2)});
+  nn::load(loaded, dir.file("edited.nbck"));
+  const std::vector<float> w = loaded.get_parameter("0.weight").to_vector();
+  for (int j = 0; j < 12; ++j) EXPECT_EQ(w[j], j % 3 == 0 ? 0.0f : 7.0f) << j;
 }
 
 }  // namespace

@@ -139,7 +139,7 @@ GRADED_TEST(AttentionEntropyHidden, TrainingAgainstCollapse, 5) {
   {
     nibble::NoGradGuard no_grad;
     for (int64_t r = 0; r < 16; ++r)
-      for (int64_t c = 0; c < 16; ++c) mha.q_proj->weight.at({r, c}) *= 8.0f;
+      for (int64_t c = 0; c < 16; ++c) mha.q_proj().weight.at({r, c}) *= 8.0f;
   }
   const Tensor x = Tensor::randn({2, 8, 16});
   mha.forward(x);

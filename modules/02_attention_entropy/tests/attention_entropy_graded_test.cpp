@@ -137,8 +137,8 @@ GRADED_TEST(AttentionEntropyGraded, MatchesMultiHeadAttention, 10) {
   const Tensor x = Tensor::randn({2, 5, 8});
   mha.forward(x);
   auto split = [](const Tensor& t) { return t.reshape({2, 5, 2, 4}).transpose(1, 2); };  // [B,H,T,d]
-  const Tensor q = split(mha.q_proj->forward(x)), k = split(mha.k_proj->forward(x)),
-               v = split(mha.v_proj->forward(x));
+  const Tensor q = split(mha.q_proj().forward(x)), k = split(mha.k_proj().forward(x)),
+               v = split(mha.v_proj().forward(x));
   const nibble::AttentionOutput out = nibble::scaled_dot_product_attention(q, k, v, true);
   ASSERT_EQ(out.weights.shape(), mha.attention.shape()) << "MultiHeadAttention(8, 2, causal), x [2,5,8]";
   const std::vector<float> a = out.weights.contiguous().to_vector(), b = mha.attention.contiguous().to_vector();
@@ -229,7 +229,7 @@ GRADED_TEST(AttentionEntropyGraded, CollapsedHeadsDetection, 10) {
   {
     nibble::NoGradGuard no_grad;
     for (int64_t r = 4; r < 8; ++r)  // rows 4..7 of q_proj produce head 1's queries
-      for (int64_t c = 0; c < 8; ++c) mha.q_proj->weight.at({r, c}) *= 100.0f;
+      for (int64_t c = 0; c < 8; ++c) mha.q_proj().weight.at({r, c}) *= 100.0f;
   }
   mha.forward(Tensor::randn({2, 6, 8}));
   const std::vector<int64_t> heads = nibble::collapsed_heads(mha.attention, 0.5);
@@ -264,7 +264,7 @@ GRADED_TEST(AttentionEntropyGraded, RegularizerIsDifferentiable, 10) {
   {
     nibble::NoGradGuard no_grad;
     for (int64_t r = 0; r < 8; ++r)
-      for (int64_t c = 0; c < 8; ++c) mha.q_proj->weight.at({r, c}) *= 6.0f;  // sharpen all heads
+      for (int64_t c = 0; c < 8; ++c) mha.q_proj().weight.at({r, c}) *= 6.0f;  // sharpen all heads
   }
   const Tensor x = Tensor::randn({2, 6, 8});
   mha.forward(x);
@@ -272,11 +272,11 @@ GRADED_TEST(AttentionEntropyGraded, RegularizerIsDifferentiable, 10) {
   const float before = loss.item();
   ASSERT_GT(before, 0.0f) << "sharpened heads should be below 2.5 bits somewhere";
   loss.backward();
-  const Tensor g = mha.q_proj->weight.grad();
+  const Tensor g = mha.q_proj().weight.grad();
   ASSERT_TRUE(g.defined()) << "no gradient reached q_proj.weight" << hint("keep the weights on the tape: no detach()");
   {
     nibble::NoGradGuard no_grad;
-    for (const auto& p : {mha.q_proj->weight, mha.k_proj->weight}) {
+    for (const auto& p : {mha.q_proj().weight, mha.k_proj().weight}) {
       Tensor param = p;
       const Tensor grad = param.grad();
       for (int64_t r = 0; r < 8; ++r)
