@@ -84,11 +84,12 @@ void write_atomically(const std::string& path, const std::string& op,
   NIBBLE_CHECK(!path.empty(), op, "empty file name");
   const auto [dir, name] = split_path(path);
   remove_stale_temporaries(dir, name);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
+  const std::string pattern = path + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
+  std::string tmp = pattern;
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) {
     // Nothing was created, so there is nothing to clean up.
-    fail(op, path + ": cannot create a temporary file in " + dir + " (" + reason() + ")",
+    fail(op, path + ": cannot create " + pattern + " (" + reason() + ")",
          "check that the folder exists and is writable");
   }
   try {

@@ -16,10 +16,14 @@ using Ordered = nlohmann::ordered_json;
 
 // "[json.exception.parse_error.101] parse error at line 1, column 4: syntax error while parsing
 // value - invalid literal; last read: '1-'" -> "syntax error while parsing value - invalid literal;
-// last read: '1-'" (we say where ourselves, in bytes).
-std::string short_message(const std::string& what) {
-  const size_t colon = what.find(": ");
-  return colon == std::string::npos ? what : what.substr(colon + 2);
+// last read: '1-'"; "[json.exception.out_of_range.406] number overflow parsing '1e400'" -> "number
+// overflow parsing '1e400'" (we say where ourselves, in bytes).
+std::string short_message(std::string what) {
+  if (what.rfind("[json.exception.", 0) == 0 && what.find("] ") != std::string::npos)
+    what = what.substr(what.find("] ") + 2);
+  if (what.rfind("parse error", 0) == 0 && what.find(": ") != std::string::npos)
+    what = what.substr(what.find(": ") + 2);
+  return what;
 }
 
 // Line and column (1-based) of byte offset `at`.
