@@ -90,5 +90,31 @@ TEST(CourseManifest, StubPathDropsTheSolutionFolder) {
   EXPECT_THROW(stub_path_for("modules/01_entropy/entropy.cpp"), Error);
 }
 
+// Issue 17: an empty manifest was accepted silently; a garbage one echoed raw bytes.
+TEST(CourseManifest, EmptyOrGarbageManifestsAreClearErrors) {
+  for (const char* empty : {"", "\n\n", "# only a comment\n"}) {
+    try {
+      parse_manifest(empty, "m.manifest");
+      ADD_FAILURE() << "an empty manifest must be an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("m.manifest:"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("no modules"), std::string::npos) << e.what();
+    }
+  }
+  const std::string garbage = std::string("\x7f" "ELF\x02\x01\x01\x1b[31m\xff\xfe") + std::string(1000, 'A');
+  try {
+    parse_manifest(garbage, "m.manifest");
+    ADD_FAILURE() << "garbage must be an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    for (const char c : what) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      EXPECT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << "raw byte " << int(u) << " in the message";
+    }
+    EXPECT_NE(what.find("\\x7fELF\\x02\\x01\\x01\\x1b[31m??"), std::string::npos) << what;
+    EXPECT_LT(what.size(), 450u) << "a long line is cut";
+  }
+}
+
 }  // namespace
 }  // namespace nibble::course
