@@ -116,5 +116,19 @@ TEST(CourseManifest, EmptyOrGarbageManifestsAreClearErrors) {
   }
 }
 
+TEST(CourseManifest, PointsCannotAddUpPastAMillion) {
+  // 2200 tests of 999999 points would overflow int when summed; the limit stops it at the 2nd test.
+  std::string text = "module 01 x\n  title T\n";
+  for (int k = 0; k < 2200; ++k) text += "  graded S.T" + std::to_string(k) + " 999999\n";
+  try {
+    parse_manifest(text, "m");
+    ADD_FAILURE() << "must be an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("m:4: module 01's graded points add up to 1999998, more than 1000000"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace nibble::course

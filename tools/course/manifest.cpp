@@ -157,7 +157,13 @@ class ManifestParser {
       for (const auto* list : {&mod.graded, &mod.hidden})
         for (const GradedTest& t : *list)
           if (t.name == name) error(line, "test " + name + " is listed twice (first at line " + std::to_string(t.line) + ")");
-      (key == "graded" ? mod.graded : mod.hidden).push_back(GradedTest{name, std::stoi(rest[1]), line});
+      auto& list = key == "graded" ? mod.graded : mod.hidden;
+      list.push_back(GradedTest{name, std::stoi(rest[1]), line});
+      long long total = 0;  // bounded, so that no sum of points can overflow int (grading, status)
+      for (const GradedTest& t : list) total += t.points;
+      if (total > 1000000)
+        error(line, "module " + mod.number + "'s " + key + " points add up to " + std::to_string(total) +
+                        ", more than 1000000");
     } else if (key == "milestone") {
       if (rest.empty()) error(line, "'milestone' needs a folder name");
       mod.milestones.insert(mod.milestones.end(), rest.begin(), rest.end());
