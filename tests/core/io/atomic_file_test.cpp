@@ -4,6 +4,7 @@
 #include "core/io/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,6 +153,44 @@ TEST(AtomicFile, ConcurrentSaversNeverExposeAPartialFile) {
   const std::string last = slurp(path);
   EXPECT_TRUE(last == a || last == b);
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"shared.ckpt"});
+}
+
+// kill -9 in the middle of a save: the previous file is intact, the half-written temporary is left (a
+// killed process cannot clean up), and the next save of that path removes it.
+TEST(AtomicFile, KillDuringSaveKeepsThePreviousFileAndTheNextSaveCleansUp) {
+  TempDir dir;
+  const std::string path = dir.file("model.ckpt");
+  write_file_atomically(path, "test", "previous");
+  int half_written[2];
+  ASSERT_EQ(::pipe(half_written), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    write_atomically(path, "child", [&](std::ostream& out) {
+      out << std::string(1 << 20, 'n');
+      out.flush();
+      const char ready = 1;
+      (void)!::write(half_written[1], &ready, 1);
+      ::pause();  // killed here, half-way through the save
+    });
+    ::_exit(0);
+  }
+  char ready = 0;
+  ASSERT_EQ(::read(half_written[0], &ready, 1), 1);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ::close(half_written[0]);
+  ::close(half_written[1]);
+
+  EXPECT_EQ(slurp(path), "previous");
+  std::vector<std::string> names = dir.listing();
+  ASSERT_EQ(names.size(), 2u);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names[1].rfind("model.ckpt.tmp." + std::to_string(child) + ".", 0), 0u) << names[1];
+
+  write_file_atomically(path, "test", "next");
+  EXPECT_EQ(slurp(path), "next");
+  EXPECT_EQ(dir.listing(), std::vector<std::string>{"model.ckpt"});
 }
 
 TEST(AtomicFile, CheckWritableCatchesBadOutputPathsBeforeAnyWork) {
