@@ -161,8 +161,19 @@ Grade run_and_grade(const Module& mod, bool hidden, const std::string& binary_di
         "build it first: cmake --build " + binary_dir + " --target " + target);
   const std::string dir = binary_dir + "/course";
   fs::create_directories(dir);
-  const std::string json = dir + "/" + target + ".json";
-  const std::string log = dir + "/" + target + ".log";
+  // Names of this run's own: two `nibble test` runs at once must not read (or delete) each other's
+  // half-written report. The log is renamed to <target>.log at the end, the report removed.
+  const std::string tag = "." + std::to_string(::getpid());
+  const std::string json = dir + "/" + target + tag + ".json";
+  const std::string log = dir + "/" + target + tag + ".log";
+  struct CleanUp {
+    std::string json, log, final_log;
+    ~CleanUp() {
+      std::error_code ec;
+      fs::remove(json, ec);
+      if (fs::exists(log, ec)) fs::rename(log, final_log, ec);
+    }
+  } clean_up{json, log, dir + "/" + target + ".log"};
   std::map<std::string, ReportedTest> report;
   bool have = false;
   const int code = run_once(exe, "", json, log, timeout_seconds, report, have, json);

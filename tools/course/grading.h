@@ -54,7 +54,9 @@ std::string test_target(const Module& mod, bool hidden);
 // cmake --build <binary_dir> --target <targets...>; output goes to log_path. Returns the exit code.
 int build_targets(const std::string& binary_dir, const std::vector<std::string>& targets, const std::string& log_path);
 
-// Runs <binary_dir>/modules/<target> with a JSON report under <binary_dir>/course/ and grades it.
+// Runs <binary_dir>/modules/<target> with a JSON report under <binary_dir>/course/ (named after this
+// process, so concurrent runs never share one; removed afterwards, the program's output is kept in
+// <binary_dir>/course/<target>.log) and grades it.
 // If the program dies before writing its report (crash, timeout), each test is run on its own so
 // that one crashing test does not take the others' points. timeout_seconds must be positive.
 Grade run_and_grade(const Module& mod, bool hidden, const std::string& binary_dir, int timeout_seconds);
