@@ -30,7 +30,8 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
 }
 
 // Permission bits for a new file: those of the file it replaces, else 0666 minus the umask (what
-// std::ofstream would have used; mkstemp alone gives 0600, which would make released files private).
+// std::ofstream would have used; mkstemp alone gives 0600, which would make released files
+// private).
 mode_t new_file_mode(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) return st.st_mode & 07777;
@@ -57,7 +58,8 @@ void remove_stale_temporaries(const std::string& dir, const std::string& name) {
     } else if (f[prefix.size()] == '.') {
       const size_t start = prefix.size() + 1;
       size_t end_pid = start;
-      while (end_pid < f.size() && f[end_pid] >= '0' && f[end_pid] <= '9' && end_pid - start < 9) ++end_pid;
+      while (end_pid < f.size() && f[end_pid] >= '0' && f[end_pid] <= '9' && end_pid - start < 9)
+        ++end_pid;
       if (end_pid > start && (end_pid == f.size() || f[end_pid] == '.')) {
         const long pid = std::stol(f.substr(start, end_pid - start));
         stale = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
@@ -93,10 +95,12 @@ void write_atomically(const std::string& path, const std::string& op,
          "check that the folder exists and is writable");
   }
   try {
-    NIBBLE_CHECK(::fchmod(fd, new_file_mode(path)) == 0, op, path + ": cannot set permissions of " + tmp);
+    NIBBLE_CHECK(::fchmod(fd, new_file_mode(path)) == 0, op,
+                 path + ": cannot set permissions of " + tmp);
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      NIBBLE_CHECK(static_cast<bool>(out), op, path + ": cannot open " + tmp + " (" + reason() + ")");
+      NIBBLE_CHECK(static_cast<bool>(out), op,
+                   path + ": cannot open " + tmp + " (" + reason() + ")");
       write(out);
       out.flush();
       NIBBLE_CHECK(out.good(), op, path + ": writing " + tmp + " failed (disk full?)");
@@ -125,8 +129,11 @@ void write_atomically(const std::string& path, const std::string& op,
   sync_dir(dir);
 }
 
-void write_file_atomically(const std::string& path, const std::string& op, const std::string& content) {
-  write_atomically(path, op, [&content](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); });
+void write_file_atomically(const std::string& path, const std::string& op,
+                           const std::string& content) {
+  write_atomically(path, op, [&content](std::ostream& out) {
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  });
 }
 
 void check_writable(const std::string& path, const std::string& op) {
@@ -135,10 +142,12 @@ void check_writable(const std::string& path, const std::string& op) {
   NIBBLE_CHECK(!fs::is_directory(path, ec), op, "cannot write " + path + ": it is a folder",
                "give a file name, e.g. " + (fs::path(path) / "model.ckpt").string());
   const std::string dir = split_path(path).first;
-  NIBBLE_CHECK(fs::is_directory(dir, ec), op, "cannot write " + path + ": the folder " + dir + " does not exist",
+  NIBBLE_CHECK(fs::is_directory(dir, ec), op,
+               "cannot write " + path + ": the folder " + dir + " does not exist",
                "create it first: mkdir -p " + dir);
-  NIBBLE_CHECK(::access(dir.c_str(), W_OK) == 0, op,
-               "cannot write " + path + ": the folder " + dir + " is not writable (" + reason() + ")");
+  NIBBLE_CHECK(
+      ::access(dir.c_str(), W_OK) == 0, op,
+      "cannot write " + path + ": the folder " + dir + " is not writable (" + reason() + ")");
 }
 
 std::vector<unsigned char> read_file_bytes(const std::string& path, const std::string& op) {

@@ -23,15 +23,17 @@ std::string error_of(F f) {
   return "";
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 ArgParser train(const Args& args) {
   return ArgParser("nibble train", args, {"epochs", "lr", "out", "seed"}, {"json"});
 }
 
 TEST(ArgParser, ReadsValuesFlagsAndPositionals) {
-  const ArgParser p("nibble test", {"01", "--timeout", "30", "--json", "--build=/tmp/b"}, {"timeout", "build"},
-                    {"json", "hidden"}, 1);
+  const ArgParser p("nibble test", {"01", "--timeout", "30", "--json", "--build=/tmp/b"},
+                    {"timeout", "build"}, {"json", "hidden"}, 1);
   EXPECT_EQ(p.positional(), std::vector<std::string>{"01"});
   EXPECT_EQ(p.get_int("timeout", 300, 1, 86400), 30);
   EXPECT_EQ(p.get("build", "x"), "/tmp/b");
@@ -55,11 +57,13 @@ TEST(ArgParser, AValueMayNotBeTheNextOption) {
   // An empty value only with '=' (and then numbers reject it).
   EXPECT_TRUE(contains(error_of([] { train({"--out", ""}); }), "needs a value"));
   EXPECT_EQ(train({"--out="}).get("out", "default"), "");
-  EXPECT_TRUE(contains(error_of([] { train({"--epochs="}).get_int("epochs", 5); }), "expects a whole number, got ''"));
+  EXPECT_TRUE(contains(error_of([] { train({"--epochs="}).get_int("epochs", 5); }),
+                       "expects a whole number, got ''"));
 }
 
 TEST(ArgParser, UnknownRepeatedAndMalformedOptionsNameTheOptionAndShowTheUsage) {
-  const std::string usage = "usage: nibble train [--epochs VALUE] [--lr VALUE] [--out VALUE] [--seed VALUE] [--json]";
+  const std::string usage =
+      "usage: nibble train [--epochs VALUE] [--lr VALUE] [--out VALUE] [--seed VALUE] [--json]";
   EXPECT_EQ(train({}).usage(), usage);
   const std::pair<Args, std::string> cases[] = {
       {{"--bogus", "1"}, "unknown option '--bogus'"},
@@ -85,18 +89,26 @@ TEST(ArgParser, HelpIsAlwaysReachable) {
 
 TEST(ArgParser, IntegersAreInt64WithRangeChecks) {
   // 4294967297 = 2^32 + 1 became 1 epoch through a cast to int.
-  EXPECT_TRUE(contains(error_of([] { train({"--epochs", "4294967297"}).get_int("epochs", 5, 1, 100000); }),
+  EXPECT_TRUE(contains(error_of([] {
+                         train({"--epochs", "4294967297"}).get_int("epochs", 5, 1, 100000);
+                       }),
                        "--epochs must be between 1 and 100000, got 4294967297"));
-  EXPECT_EQ(train({"--epochs", "4294967297"}).get_int("epochs", 5), 4294967297LL);  // fine as an int64
-  EXPECT_EQ(train({"--seed", "9223372036854775807"}).get_int("seed", 0), std::numeric_limits<long long>::max());
-  EXPECT_EQ(train({"--seed", "-9223372036854775808"}).get_int("seed", 0), std::numeric_limits<long long>::min());
-  EXPECT_TRUE(contains(error_of([] { train({"--seed", "9223372036854775808"}).get_int("seed", 0); }),
+  EXPECT_EQ(train({"--epochs", "4294967297"}).get_int("epochs", 5),
+            4294967297LL);  // fine as an int64
+  EXPECT_EQ(train({"--seed", "9223372036854775807"}).get_int("seed", 0),
+            std::numeric_limits<long long>::max());
+  EXPECT_EQ(train({"--seed", "-9223372036854775808"}).get_int("seed", 0),
+            std::numeric_limits<long long>::min());
+  EXPECT_TRUE(contains(error_of([] {
+                         train({"--seed", "9223372036854775808"}).get_int("seed", 0);
+                       }),
                        "--seed is out of range"));
   EXPECT_EQ(train({"--epochs", "+7"}).get_int("epochs", 5, 1, 10), 7);
   EXPECT_EQ(train({}).get_int("epochs", 5, 1, 10), 5);
   for (const char* bad : {"1.5", "1e3", "0x10", " 3", "3 ", "--3", "+", "-", "3a", "٣"})
-    EXPECT_TRUE(contains(error_of([&] { train({"--epochs=" + std::string(bad)}).get_int("epochs", 5); }),
-                         "--epochs expects a whole number, got '" + std::string(bad) + "'"))
+    EXPECT_TRUE(
+        contains(error_of([&] { train({"--epochs=" + std::string(bad)}).get_int("epochs", 5); }),
+                 "--epochs expects a whole number, got '" + std::string(bad) + "'"))
         << bad;
 }
 
@@ -117,11 +129,21 @@ TEST(ArgParser, FloatsAreFiniteDecimalsThenCheckedPerOption) {
     EXPECT_TRUE(contains(error_of([&] { train({"--lr=" + std::string(bad)}).get_double("lr", 1); }),
                          "--lr expects a number, got '" + std::string(bad) + "'"))
         << bad;
-  EXPECT_TRUE(contains(error_of([] { train({"--lr", "1e400"}).get_double("lr", 1); }), "--lr is out of range: 1e400"));
-  EXPECT_TRUE(contains(error_of([] { train({"--lr", "1.2.3"}).get_double("lr", 1); }), "expects a number"));
-  EXPECT_TRUE(contains(error_of([] { train({"--lr", "0"}).get_double("lr", 1, ArgParser::positive()); }),
+  EXPECT_TRUE(contains(error_of([] {
+                         train({"--lr", "1e400"}).get_double("lr", 1);
+                       }),
+                       "--lr is out of range: 1e400"));
+  EXPECT_TRUE(contains(error_of([] {
+                         train({"--lr", "1.2.3"}).get_double("lr", 1);
+                       }),
+                       "expects a number"));
+  EXPECT_TRUE(contains(error_of([] {
+                         train({"--lr", "0"}).get_double("lr", 1, ArgParser::positive());
+                       }),
                        "--lr must be positive, got 0"));
-  EXPECT_TRUE(contains(error_of([] { train({"--lr", "20"}).get_double("lr", 1, ArgParser::in_range(0, 10)); }),
+  EXPECT_TRUE(contains(error_of([] {
+                         train({"--lr", "20"}).get_double("lr", 1, ArgParser::in_range(0, 10));
+                       }),
                        "--lr must be between 0 and 10, got 20"));
   EXPECT_EQ(train({"--lr", "10"}).get_double("lr", 1, ArgParser::in_range(0, 10)), 10.0);
 }

@@ -47,8 +47,10 @@ size_t too_deep_at(const std::string& text) {
   for (size_t k = 0; k < text.size(); ++k) {
     const char c = text[k];
     if (in_string) {
-      if (c == '\\') ++k;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++k;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -67,8 +69,8 @@ size_t too_deep_at(const std::string& text) {
 class Builder : public nlohmann::json_sax<nlohmann::json> {
  public:
   Json root;
-  std::string problem;    // why parsing stopped
-  size_t offset = 0;      // where, when nlohmann knows
+  std::string problem;  // why parsing stopped
+  size_t offset = 0;    // where, when nlohmann knows
   bool depth_exceeded = false;
   std::string number_text;  // a number out of range (nlohmann does not say where it was)
 
@@ -97,7 +99,8 @@ class Builder : public nlohmann::json_sax<nlohmann::json> {
   bool end_object() override { return close(); }
   bool start_array(std::size_t) override { return open(Json::array()); }
   bool end_array() override { return close(); }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& e) override {
     offset = position;
     problem = short_message(e.what());
     return false;
@@ -139,16 +142,20 @@ class Builder : public nlohmann::json_sax<nlohmann::json> {
 // Our tree -> nlohmann's (recursive; our own trees are shallow, and parsed ones are depth-limited).
 Ordered to_nlohmann(const Json& j) {
   switch (j.type()) {
-    case Json::Type::Null: return nullptr;
-    case Json::Type::Bool: return j.as_bool();
+    case Json::Type::Null:
+      return nullptr;
+    case Json::Type::Bool:
+      return j.as_bool();
     case Json::Type::Number: {
       const double d = j.as_number();
-      // Whole numbers print without ".0" ("earned": 60); non-finite ones are written as null by nlohmann.
+      // Whole numbers print without ".0" ("earned": 60); non-finite ones are written as null by
+      // nlohmann.
       if (std::isfinite(d) && std::nearbyint(d) == d && std::fabs(d) < 9007199254740992.0)
         return static_cast<std::int64_t>(d);
       return d;
     }
-    case Json::Type::String: return j.as_string();
+    case Json::Type::String:
+      return j.as_string();
     case Json::Type::Array: {
       Ordered a = Ordered::array();
       for (const Json& item : j.items()) a.push_back(to_nlohmann(item));
@@ -170,14 +177,22 @@ size_t utf8_sequence(const std::string& s, size_t k) {
   if (c < 0x80) return 1;
   size_t n = 0;
   unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c == 0xE0) n = 3, lo = 0xA0;
-  else if (c == 0xED) n = 3, hi = 0x9F;  // no UTF-16 surrogates
-  else if (c >= 0xE1 && c <= 0xEF) n = 3;
-  else if (c == 0xF0) n = 4, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3) n = 4;
-  else if (c == 0xF4) n = 4, hi = 0x8F;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c == 0xE0)
+    n = 3, lo = 0xA0;
+  else if (c == 0xED)
+    n = 3, hi = 0x9F;  // no UTF-16 surrogates
+  else if (c >= 0xE1 && c <= 0xEF)
+    n = 3;
+  else if (c == 0xF0)
+    n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3)
+    n = 4;
+  else if (c == 0xF4)
+    n = 4, hi = 0x8F;
+  else
+    return 0;
   if (k + n > s.size()) return 0;
   if (byte(k + 1) < lo || byte(k + 1) > hi) return 0;
   for (size_t i = 2; i < n; ++i)

@@ -8,10 +8,12 @@
 // The rules (every violation is a nibble::Error naming the option, with the generated usage line as
 // its hint; `nibble` prints it on one line plus the hint and exits with code 2):
 //   - `--name value` or `--name=value`. A value may not start with "--" unless written with '='
-//     (`--out --json` is "--out needs a value", `--out=--json` is the file "--json"); it may be empty only
-//     with '=' (`--out=`), and then get_int/get_double reject it.
-//   - unknown options, an option given twice, a flag given a value (`--json=1`), a missing value and
-//     more bare arguments than max_positional are errors; options are spelled `--name` (`-h` is help).
+//     (`--out --json` is "--out needs a value", `--out=--json` is the file "--json"); it may be
+//     empty only with '=' (`--out=`), and then get_int/get_double reject it.
+//   - unknown options, an option given twice, a flag given a value (`--json=1`), a missing value
+//   and
+//     more bare arguments than max_positional are errors; options are spelled `--name` (`-h` is
+//     help).
 //   - numbers are parsed whole: get_int accepts [-+]digits within int64 and then [lo, hi]
 //     (`--epochs 4294967297` is an error, never 1 epoch); get_double accepts decimal notation only
 //     (no inf, nan, hex) and finite values, then an optional per-option check (e.g. positive()).
@@ -59,8 +61,10 @@ class ArgParser {
         continue;
       }
       if (a.empty() || a[0] != '-') {
-        if (positional_.size() < max_positional_) positional_.push_back(a);
-        else problem("unexpected argument '" + a + "'");
+        if (positional_.size() < max_positional_)
+          positional_.push_back(a);
+        else
+          problem("unexpected argument '" + a + "'");
         continue;
       }
       if (a.rfind("--", 0) != 0 || a.size() == 2) {
@@ -70,8 +74,10 @@ class ArgParser {
       const size_t eq = a.find('=');
       const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
       if (flag_names_.count(name) == 1) {
-        if (eq != std::string::npos) problem("'--" + name + "' is a flag and takes no value");
-        else if (!flags_.insert(name).second) problem("'--" + name + "' given twice");
+        if (eq != std::string::npos)
+          problem("'--" + name + "' is a flag and takes no value");
+        else if (!flags_.insert(name).second)
+          problem("'--" + name + "' given twice");
         continue;
       }
       if (allowed_.count(name) == 0) {
@@ -87,8 +93,8 @@ class ArgParser {
       } else {
         problem("option '--" + name + "' needs a value" +
                 (i + 1 < args.size() && args[i + 1].rfind("--", 0) == 0
-                     ? " (got the option '" + args[i + 1] + "'; write --" + name + "=" + args[i + 1] +
-                           " if that is the value)"
+                     ? " (got the option '" + args[i + 1] + "'; write --" + name + "=" +
+                           args[i + 1] + " if that is the value)"
                      : std::string()));
         continue;
       }
@@ -115,23 +121,26 @@ class ArgParser {
     if (it == values_.end()) return fallback;
     const std::string& v = it->second;
     const size_t start = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
-    const bool ok = v.size() > start && v.find_first_not_of("0123456789", start) == std::string::npos;
+    const bool ok =
+        v.size() > start && v.find_first_not_of("0123456789", start) == std::string::npos;
     long long x = 0;
     if (ok) {
       errno = 0;
       char* end = nullptr;
       x = std::strtoll(v.c_str(), &end, 10);
       if (errno == ERANGE || *end != '\0')
-        fail(command_, "--" + name + " is out of range: " + v, "it must be between " + std::to_string(lo) +
-                                                                 " and " + std::to_string(hi));
+        fail(command_, "--" + name + " is out of range: " + v,
+             "it must be between " + std::to_string(lo) + " and " + std::to_string(hi));
     }
     check(ok, command_, "--" + name + " expects a whole number, got '" + v + "'", hint());
     check(x >= lo && x <= hi, command_,
-          "--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v);
+          "--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+              ", got " + v);
     return x;
   }
 
-  // A finite number in decimal notation, then `valid` (when given). Not given: fallback (unchecked).
+  // A finite number in decimal notation, then `valid` (when given). Not given: fallback
+  // (unchecked).
   double get_double(const std::string& name, double fallback, const Check& valid = Check()) const {
     auto it = values_.find(name);
     if (it == values_.end()) return fallback;
@@ -145,7 +154,8 @@ class ArgParser {
       x = std::strtod(v.c_str(), &end);
       ok = *end == '\0';
       if (ok && (errno == ERANGE || !std::isfinite(x)))
-        fail(command_, "--" + name + " is out of range: " + v, "give an ordinary number such as 0.01");
+        fail(command_, "--" + name + " is out of range: " + v,
+             "give an ordinary number such as 0.01");
     }
     check(ok, command_, "--" + name + " expects a number, got '" + v + "'", hint());
     if (valid) {
@@ -165,8 +175,8 @@ class ArgParser {
     };
   }
 
-  // "usage: nibble test [ARG] [--build VALUE] [--root VALUE] [--timeout VALUE] [--hidden] [--json]",
-  // generated from the names given to the constructor.
+  // "usage: nibble test [ARG] [--build VALUE] [--root VALUE] [--timeout VALUE] [--hidden]
+  // [--json]", generated from the names given to the constructor.
   std::string usage() const {
     std::string u = "usage: " + command_;
     for (size_t k = 0; k < max_positional_; ++k) u += " [ARG]";
@@ -176,7 +186,9 @@ class ArgParser {
   }
 
  private:
-  std::string hint() const { return usage() + "  (`" + command_ + " --help` explains each option)"; }
+  std::string hint() const {
+    return usage() + "  (`" + command_ + " --help` explains each option)";
+  }
   static std::string fmt(double x) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", x);

@@ -1,6 +1,7 @@
 // io::write_atomically: the one helper every saver uses (checkpoints, images, IDX, course results,
 // releases). A failure leaves the previous file and no temporary; concurrent savers never expose a
-// partial file; temporaries of killed processes are cleaned up; permissions are those of a normal file.
+// partial file; temporaries of killed processes are cleaned up; permissions are those of a normal
+// file.
 #include "core/io/atomic_file.h"
 
 #include <gtest/gtest.h>
@@ -62,7 +63,8 @@ TEST(AtomicFile, AFailureMidWriteKeepsThePreviousFileAndRemovesTheTemporary) {
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"a.ckpt"});
 
   // A nibble::Error from the writer propagates unchanged too.
-  EXPECT_THROW(write_atomically(dir.file("a.ckpt"), "test", [](std::ostream&) { fail("writer", "bad tensor"); }),
+  EXPECT_THROW(write_atomically(dir.file("a.ckpt"), "test",
+                                [](std::ostream&) { fail("writer", "bad tensor"); }),
                Error);
   EXPECT_EQ(slurp(dir.file("a.ckpt")), "the previous checkpoint");
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"a.ckpt"});
@@ -89,15 +91,16 @@ TEST(AtomicFile, TemporariesOfKilledProcessesAreRemovedOthersKept) {
   const std::string alive = std::to_string(::getppid());  // our parent runs as long as we do
   touch(dir.file("m.ckpt.tmp"));                          // the fixed name older versions used
   touch(dir.file("m.ckpt.tmp." + dead + ".Ab12Cd"));      // killed during a save
-  touch(dir.file("m.ckpt.tmp." + dead));                  // the course tools' old "<path>.tmp.<pid>"
-  touch(dir.file("m.ckpt.tmp." + alive + ".Zz99Yy"));     // another process saving right now
+  touch(dir.file("m.ckpt.tmp." + dead));               // the course tools' old "<path>.tmp.<pid>"
+  touch(dir.file("m.ckpt.tmp." + alive + ".Zz99Yy"));  // another process saving right now
   touch(dir.file("other.ckpt.tmp." + dead + ".Ab12Cd"));  // another file's: not ours to judge now
   touch(dir.file("m.ckpt.tmpfile"));                      // not a temporary at all
   write_file_atomically(dir.file("m.ckpt"), "test", "new");
   std::vector<std::string> names = dir.listing();
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"m.ckpt", "m.ckpt.tmp." + alive + ".Zz99Yy", "m.ckpt.tmpfile",
-                                             "other.ckpt.tmp." + dead + ".Ab12Cd"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"m.ckpt", "m.ckpt.tmp." + alive + ".Zz99Yy", "m.ckpt.tmpfile",
+                                      "other.ckpt.tmp." + dead + ".Ab12Cd"}));
 }
 
 TEST(AtomicFile, NewFilesGetNormalPermissionsAndReplacedFilesKeepTheirs) {
@@ -155,8 +158,8 @@ TEST(AtomicFile, ConcurrentSaversNeverExposeAPartialFile) {
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"shared.ckpt"});
 }
 
-// kill -9 in the middle of a save: the previous file is intact, the half-written temporary is left (a
-// killed process cannot clean up), and the next save of that path removes it.
+// kill -9 in the middle of a save: the previous file is intact, the half-written temporary is left
+// (a killed process cannot clean up), and the next save of that path removes it.
 TEST(AtomicFile, KillDuringSaveKeepsThePreviousFileAndTheNextSaveCleansUp) {
   TempDir dir;
   const std::string path = dir.file("model.ckpt");
