@@ -148,5 +148,34 @@ TEST(ArgParser, FloatsAreFiniteDecimalsThenCheckedPerOption) {
   EXPECT_EQ(train({"--lr", "10"}).get_double("lr", 1, ArgParser::in_range(0, 10)), 10.0);
 }
 
+TEST(ArgParser, TheDocumentedFormGeneratesUsageAndHelp) {
+  const Args args = {"07", "--out", "m.ckpt", "--json"};
+  const ArgParser p("nibble x", args, "Does x.\nTwo lines.",
+                    {{"out", "FILE", "where to write"}, {"json", "", "print JSON"}}, "NN");
+  EXPECT_EQ(p.positional(), std::vector<std::string>{"07"});
+  EXPECT_EQ(p.get("out", ""), "m.ckpt");
+  EXPECT_TRUE(p.flag("json"));
+  EXPECT_EQ(p.usage(), "usage: nibble x NN [--out FILE] [--json]");
+  EXPECT_EQ(p.help_text(),
+            "usage: nibble x NN [--out FILE] [--json]\n"
+            "  Does x.\n"
+            "  Two lines.\n"
+            "options:\n"
+            "  --out FILE  where to write\n"
+            "  --json      print JSON\n"
+            "  --help      this text\n");
+  // The same strictness, and the documented names in the hint.
+  const std::string what = error_of([] {
+    ArgParser("nibble x", {"--out", "--json"}, "Does x.",
+              {{"out", "FILE", "w"}, {"json", "", "j"}});
+  });
+  EXPECT_TRUE(contains(what, "option '--out' needs a value")) << what;
+  EXPECT_TRUE(contains(what, "hint: usage: nibble x [--out FILE] [--json]")) << what;
+  EXPECT_TRUE(contains(error_of([] {
+                         ArgParser("nibble x", {"a", "b"}, "", {}, "NN");
+                       }),
+                       "unexpected argument 'b'"));
+}
+
 }  // namespace
 }  // namespace nibble::cli

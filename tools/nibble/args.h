@@ -20,6 +20,7 @@
 //   - `--help`/`-h` anywhere sets help() and suppresses the errors, so help is always reachable.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -50,57 +51,26 @@ class ArgParser {
         allowed_(std::move(allowed)),
         flag_names_(std::move(flags)),
         max_positional_(max_positional) {
-    std::string error;  // the first problem; reported unless --help was asked for
-    auto problem = [&error](const std::string& what) {
-      if (error.empty()) error = what;
-    };
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      if (a == "--help" || a == "-h") {
-        help_ = true;
-        continue;
-      }
-      if (a.empty() || a[0] != '-') {
-        if (positional_.size() < max_positional_)
-          positional_.push_back(a);
-        else
-          problem("unexpected argument '" + a + "'");
-        continue;
-      }
-      if (a.rfind("--", 0) != 0 || a.size() == 2) {
-        problem("unknown option '" + a + "' (options are written --name)");
-        continue;
-      }
-      const size_t eq = a.find('=');
-      const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      if (flag_names_.count(name) == 1) {
-        if (eq != std::string::npos)
-          problem("'--" + name + "' is a flag and takes no value");
-        else if (!flags_.insert(name).second)
-          problem("'--" + name + "' given twice");
-        continue;
-      }
-      if (allowed_.count(name) == 0) {
-        problem("unknown option '--" + name + "'");
-        continue;
-      }
-      std::string value;
-      if (eq != std::string::npos) {
-        value = a.substr(eq + 1);
-      } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0 && !args[i + 1].empty() &&
-                 args[i + 1] != "-h") {
-        value = args[++i];
-      } else {
-        problem("option '--" + name + "' needs a value" +
-                (i + 1 < args.size() && args[i + 1].rfind("--", 0) == 0
-                     ? " (got the option '" + args[i + 1] + "'; write --" + name + "=" +
-                           args[i + 1] + " if that is the value)"
-                     : std::string()));
-        continue;
-      }
-      if (!values_.emplace(name, value).second) problem("option '--" + name + "' given twice");
-    }
-    if (!error.empty() && !help_) fail(command_, error, hint());
+    parse(args);
+  }
+
+  // One documented option: `value` names its value in the help ("N", "FILE"; "" for a flag) and
+  // `help` says what it does in one line.
+  struct Option {
+    std::string name, value, help;
+  };
+  // The same parser, documented: usage() and help_text() are generated from `summary` (the
+  // command's description, may span lines), `options` (listed in this order) and `positional`
+  // (the name of the one bare argument, e.g. "NN"; "" for none).
+  ArgParser(std::string command, const Args& args, std::string summary, std::vector<Option> options,
+            std::string positional = "")
+      : command_(std::move(command)),
+        max_positional_(positional.empty() ? 0 : 1),
+        summary_(std::move(summary)),
+        documented_(std::move(options)),
+        positional_name_(std::move(positional)) {
+    for (const Option& o : documented_) (o.value.empty() ? flag_names_ : allowed_).insert(o.name);
+    parse(args);
   }
 
   bool help() const { return help_; }
@@ -176,16 +146,101 @@ class ArgParser {
   }
 
   // "usage: nibble test [ARG] [--build VALUE] [--root VALUE] [--timeout VALUE] [--hidden]
-  // [--json]", generated from the names given to the constructor.
+  // [--json]", generated from the names given to the constructor (the documented one gives the real
+  // names).
   std::string usage() const {
     std::string u = "usage: " + command_;
+    if (!documented_.empty() || !summary_.empty()) {
+      if (!positional_name_.empty()) u += " " + positional_name_;
+      for (const Option& o : documented_)
+        u += " [--" + o.name + (o.value.empty() ? "" : " " + o.value) + "]";
+      return u;
+    }
     for (size_t k = 0; k < max_positional_; ++k) u += " [ARG]";
     for (const std::string& o : allowed_) u += " [--" + o + " VALUE]";
     for (const std::string& f : flag_names_) u += " [--" + f + "]";
     return u;
   }
 
+  // The usage line, the summary and one line per option: what `--help` prints.
+  std::string help_text() const {
+    std::string h = usage() + "\n";
+    std::string line;
+    for (const char c : summary_ + "\n") {
+      if (c != '\n') {
+        line += c;
+        continue;
+      }
+      if (!line.empty()) h += "  " + line + "\n";
+      line.clear();
+    }
+    size_t width = 6;  // "--help"
+    for (const Option& o : documented_)
+      width = std::max(width, o.name.size() + 2 + (o.value.empty() ? 0 : o.value.size() + 1));
+    if (!documented_.empty()) h += "options:\n";
+    for (const Option& o : documented_) {
+      const std::string left = "--" + o.name + (o.value.empty() ? "" : " " + o.value);
+      h += "  " + left + std::string(width - left.size() + 2, ' ') + o.help + "\n";
+    }
+    if (!documented_.empty()) h += "  --help" + std::string(width - 6 + 2, ' ') + "this text\n";
+    return h;
+  }
+
  private:
+  void parse(const Args& args) {
+    std::string error;  // the first problem; reported unless --help was asked for
+    auto problem = [&error](const std::string& what) {
+      if (error.empty()) error = what;
+    };
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--help" || a == "-h") {
+        help_ = true;
+        continue;
+      }
+      if (a.empty() || a[0] != '-') {
+        if (positional_.size() < max_positional_)
+          positional_.push_back(a);
+        else
+          problem("unexpected argument '" + a + "'");
+        continue;
+      }
+      if (a.rfind("--", 0) != 0 || a.size() == 2) {
+        problem("unknown option '" + a + "' (options are written --name)");
+        continue;
+      }
+      const size_t eq = a.find('=');
+      const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      if (flag_names_.count(name) == 1) {
+        if (eq != std::string::npos)
+          problem("'--" + name + "' is a flag and takes no value");
+        else if (!flags_.insert(name).second)
+          problem("'--" + name + "' given twice");
+        continue;
+      }
+      if (allowed_.count(name) == 0) {
+        problem("unknown option '--" + name + "'");
+        continue;
+      }
+      std::string value;
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+      } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0 && !args[i + 1].empty() &&
+                 args[i + 1] != "-h") {
+        value = args[++i];
+      } else {
+        problem("option '--" + name + "' needs a value" +
+                (i + 1 < args.size() && args[i + 1].rfind("--", 0) == 0
+                     ? " (got the option '" + args[i + 1] + "'; write --" + name + "=" +
+                           args[i + 1] + " if that is the value)"
+                     : std::string()));
+        continue;
+      }
+      if (!values_.emplace(name, value).second) problem("option '--" + name + "' given twice");
+    }
+    if (!error.empty() && !help_) fail(command_, error, hint());
+  }
+
   std::string hint() const {
     return usage() + "  (`" + command_ + " --help` explains each option)";
   }
@@ -199,6 +254,9 @@ class ArgParser {
   std::set<std::string> allowed_;
   std::set<std::string> flag_names_;
   size_t max_positional_ = 0;
+  std::string summary_;
+  std::vector<Option> documented_;
+  std::string positional_name_;
   std::map<std::string, std::string> values_;
   std::set<std::string> flags_;
   std::vector<std::string> positional_;

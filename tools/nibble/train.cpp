@@ -24,13 +24,11 @@ namespace nibble::cli {
 
 namespace {
 
-const char* kTrainHelp =
-    "usage: nibble train [--model mlp|cnn] [--epochs N] [--lr X] [--batch N] [--seed N]\n"
-    "                    [--limit N] [--out FILE]\n"
-    "  Trains a Fashion-MNIST model with SGD (momentum 0.9), prints test accuracy after every\n"
-    "  epoch, saves the weights to FILE (default fashion_<model>.ckpt) and reloads them to check,\n"
-    "  then converts the model to int8 and prints its accuracy and speed beside the float one.\n"
-    "  --limit N trains on the first N training images only (quick runs).\n";
+const char* kTrainSummary =
+    "Trains a Fashion-MNIST model with SGD (momentum 0.9), prints test accuracy after every\n"
+    "epoch, saves the weights to FILE and reloads them to check, then converts the model to\n"
+    "int8 and prints its accuracy and speed beside the float one. Every option is checked\n"
+    "before the data is loaded; a loss that becomes NaN or infinite stops training (no checkpoint).";
 
 std::shared_ptr<nn::Module> make_model(const std::string& kind) {
   if (kind == "mlp") return std::make_shared<nn::FashionMlp>();
@@ -41,9 +39,16 @@ std::shared_ptr<nn::Module> make_model(const std::string& kind) {
 }  // namespace
 
 int train(const Args& args) {
-  const ArgParser opt("nibble train", args, {"model", "epochs", "lr", "batch", "seed", "limit", "out"});
+  const ArgParser opt("nibble train", args, kTrainSummary,
+                      {{"model", "mlp|cnn", "the model (default mlp)"},
+                       {"epochs", "N", "passes over the training set, 1..100000 (default 5)"},
+                       {"lr", "X", "learning rate, in (0, 10] (default 0.01)"},
+                       {"batch", "N", "images per step, 1..1048576 (default 64)"},
+                       {"seed", "N", "random seed, >= 0 (default 0)"},
+                       {"limit", "N", "train on the first N training images only (quick runs)"},
+                       {"out", "FILE", "checkpoint to write (default fashion_<model>.ckpt)"}});
   if (opt.help()) {
-    std::printf("%s", kTrainHelp);
+    std::printf("%s", opt.help_text().c_str());
     return 0;
   }
   // Everything is validated before the data is loaded: a bad option never costs a training run.
