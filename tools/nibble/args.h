@@ -4,16 +4,17 @@
 // Optional: boolean flags without a value (`--json`) and up to `max_positional` bare arguments:
 //   ArgParser p("nibble test", args, {"timeout"}, {"json", "hidden"}, 1);
 //   p.flag("json"); p.positional();  // {"01"}
+// Or documented, so that usage() and --help (help_text()) are generated:
+//   ArgParser p("nibble x", args, "What x does.", {{"out", "FILE", "where to write"},
+//                                                  {"json", "", "print JSON"}}, "NN");
 //
-// The rules (every violation is a nibble::Error naming the option, with the generated usage line as
-// its hint; `nibble` prints it on one line plus the hint and exits with code 2):
+// The rules (every violation is a nibble::Error naming the option, with the generated usage line
+// as its hint; `nibble` prints the message and the hint and exits with code 2):
 //   - `--name value` or `--name=value`. A value may not start with "--" unless written with '='
 //     (`--out --json` is "--out needs a value", `--out=--json` is the file "--json"); it may be
 //     empty only with '=' (`--out=`), and then get_int/get_double reject it.
 //   - unknown options, an option given twice, a flag given a value (`--json=1`), a missing value
-//   and
-//     more bare arguments than max_positional are errors; options are spelled `--name` (`-h` is
-//     help).
+//     and more bare arguments than allowed are errors; options are spelled `--name` (`-h` = help).
 //   - numbers are parsed whole: get_int accepts [-+]digits within int64 and then [lo, hi]
 //     (`--epochs 4294967297` is an error, never 1 epoch); get_double accepts decimal notation only
 //     (no inf, nan, hex) and finite values, then an optional per-option check (e.g. positive()).
