@@ -89,10 +89,14 @@ int train(const Args& args) {
       const Tensor loss = cross_entropy((*model)(b.x), b.y);
       const float loss_value = loss.item();
       // Stop before a NaN reaches the weights (and a checkpoint): name the cause.
-      check(std::isfinite(loss_value), "nibble train",
-            "the loss became " + std::to_string(loss_value) + " in epoch " + std::to_string(epoch) +
-                " (no checkpoint written)",
-            "the learning rate " + std::to_string(lr) + " is probably too large; try --lr 0.01");
+      if (!std::isfinite(loss_value)) {
+        char lr_text[32];
+        std::snprintf(lr_text, sizeof lr_text, "%g", lr);
+        fail("nibble train",
+             std::string("the loss became ") + (std::isnan(loss_value) ? "NaN" : "infinite") +
+                 " in epoch " + std::to_string(epoch) + " (no checkpoint written)",
+             std::string("the learning rate ") + lr_text + " is probably too large; try --lr 0.01");
+      }
       sgd.zero_grad();
       loss.backward();
       sgd.step();
