@@ -16,7 +16,7 @@
 //                     upscale x upscale block (nearest neighbour, so cells stay crisp squares),
 //                     which makes a 10x10 attention map big enough to see. A constant map
 //                     (max == min) is drawn in the middle colour.
-// Writing is atomic: path + ".tmp" is written, then renamed; a failed save leaves no file behind.
+// Writing is atomic (io::write_atomically): a failed save leaves no file behind.
 #pragma once
 
 #include <cstdint>

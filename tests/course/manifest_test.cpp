@@ -90,5 +90,45 @@ TEST(CourseManifest, StubPathDropsTheSolutionFolder) {
   EXPECT_THROW(stub_path_for("modules/01_entropy/entropy.cpp"), Error);
 }
 
+// Issue 17: an empty manifest was accepted silently; a garbage one echoed raw bytes.
+TEST(CourseManifest, EmptyOrGarbageManifestsAreClearErrors) {
+  for (const char* empty : {"", "\n\n", "# only a comment\n"}) {
+    try {
+      parse_manifest(empty, "m.manifest");
+      ADD_FAILURE() << "an empty manifest must be an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("m.manifest:"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("no modules"), std::string::npos) << e.what();
+    }
+  }
+  const std::string garbage = std::string("\x7f" "ELF\x02\x01\x01\x1b[31m\xff\xfe") + std::string(1000, 'A');
+  try {
+    parse_manifest(garbage, "m.manifest");
+    ADD_FAILURE() << "garbage must be an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    for (const char c : what) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      EXPECT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << "raw byte " << int(u) << " in the message";
+    }
+    EXPECT_NE(what.find("\\x7fELF\\x02\\x01\\x01\\x1b[31m??"), std::string::npos) << what;
+    EXPECT_LT(what.size(), 450u) << "a long line is cut";
+  }
+}
+
+TEST(CourseManifest, PointsCannotAddUpPastAMillion) {
+  // 2200 tests of 999999 points would overflow int when summed; the limit stops it at the 2nd test.
+  std::string text = "module 01 x\n  title T\n";
+  for (int k = 0; k < 2200; ++k) text += "  graded S.T" + std::to_string(k) + " 999999\n";
+  try {
+    parse_manifest(text, "m");
+    ADD_FAILURE() << "must be an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("m:4: module 01's graded points add up to 1999998, more than 1000000"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace nibble::course

@@ -52,6 +52,29 @@ TEST(CourseRelease, RefusesANonEmptyFolder) {
   EXPECT_FALSE(out.exists("README.md"));
 }
 
+// A release that failed used to leave 213 files in the output folder (and a rerun then refused it).
+TEST(CourseRelease, AFailedReleaseLeavesNothingBehind) {
+  testing::TempTree tree;
+  testing::write_fixture(tree);
+  // The manifest is read after every file has been copied: break it so the release fails late.
+  tree.write("modules/modules.manifest", "module 01 basics\n  graded Oops\n");
+  testing::TempTree out;
+  EXPECT_THROW(release(tree.root(), out.path("edition")), Error);
+  EXPECT_FALSE(out.exists("edition"));
+  EXPECT_TRUE(fs::is_empty(out.root())) << "no staging folder may remain";
+  // An empty folder given as the output stays, empty.
+  fs::create_directory(out.path("empty"));
+  EXPECT_THROW(release(tree.root(), out.path("empty")), Error);
+  EXPECT_TRUE(fs::is_empty(out.path("empty")));
+  // Fixed, the same command succeeds into the same (empty) folder.
+  testing::write_fixture(tree);
+  EXPECT_NO_THROW(release(tree.root(), out.path("empty/")));
+  EXPECT_TRUE(out.exists("empty/README.md"));
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(out.root())) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"empty"});
+}
+
 TEST(CourseRelease, InstructorOnlyPaths) {
   EXPECT_TRUE(is_instructor_only("modules/01_x/solution/a.cpp"));
   EXPECT_TRUE(is_instructor_only("modules/01_x/hidden/a_test.cpp"));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/io/atomic_file.h"
 
 namespace nibble::course {
 
@@ -34,20 +35,7 @@ bool dir_exists(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    check(static_cast<bool>(out), "write", "cannot create '" + tmp + "'");
-    out << content;
-    out.flush();
-    check(static_cast<bool>(out), "write", "cannot write '" + tmp + "'");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail("write", "cannot rename a temporary file onto '" + path + "'");
-  }
+  io::write_file_atomically(path, "write", content);
 }
 
 std::string shell_quote(const std::string& s) {

@@ -9,7 +9,7 @@ namespace nibble::course {
 std::string read_text_file(const std::string& path);           // throws nibble::Error
 bool file_exists(const std::string& path);                      // a regular file
 bool dir_exists(const std::string& path);
-// Writes to "<path>.tmp.<pid>" then renames over path, so readers never see half a file.
+// io::write_file_atomically (core/io/atomic_file.h): readers never see half a file.
 void write_file_atomic(const std::string& path, const std::string& content);
 // 'it'\''s' — for building shell command lines.
 std::string shell_quote(const std::string& s);

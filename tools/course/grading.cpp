@@ -1,5 +1,13 @@
 #include "tools/course/grading.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -11,8 +19,31 @@ namespace nibble::course {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The "points" property GRADED_TEST records (gtest writes it as a string): a whole number in
+// [0, kMaxPoints], else -1 (absent or unreadable; grade_report then reports a points problem).
+int points_property(const Json& p) {
+  if (p.is_string()) {
+    const std::string& s = p.as_string();
+    if (s.empty() || s.size() > 7) return -1;
+    for (const char c : s)
+      if (c < '0' || c > '9') return -1;
+    const long v = std::stol(s);
+    return v <= kMaxPoints ? static_cast<int>(v) : -1;
+  }
+  if (p.is_number()) {
+    const double v = p.as_number();
+    return v >= 0 && v <= kMaxPoints && std::nearbyint(v) == v ? static_cast<int>(v) : -1;
+  }
+  return -1;
+}
+
+}  // namespace
+
 std::map<std::string, ReportedTest> read_gtest_report(const std::string& json_text, const std::string& what) {
-  const Json doc = parse_json(json_text, what);
+  // A student's test may print any bytes into its failure messages; gtest copies them verbatim.
+  const Json doc = parse_json(sanitize_utf8(json_text), what);
   std::map<std::string, ReportedTest> out;
   for (const Json& suite : doc["testsuites"].items()) {
     for (const Json& t : suite["testsuite"].items()) {
@@ -27,16 +58,7 @@ std::map<std::string, ReportedTest> read_gtest_report(const std::string& json_te
       r.passed = run && t["result"].as_string() == "COMPLETED" && t["failures"].items().empty();
       if (!run) r.message = "the test is disabled (status " + t["status"].as_string() + ")";
       if (r.skipped && r.message.empty()) r.message = "the test was skipped";
-      const Json& p = t["points"];
-      if (p.is_string()) {
-        try {
-          r.points = std::stoi(p.as_string());
-        } catch (const std::exception&) {
-          r.points = -1;
-        }
-      } else if (p.is_number()) {
-        r.points = static_cast<int>(p.as_number());
-      }
+      r.points = points_property(t["points"]);
       if (!run) continue;  // a disabled test did not run
       out[name] = r;
     }
@@ -119,7 +141,7 @@ int run_once(const std::string& exe, const std::string& filter, const std::strin
   std::error_code ec;
   fs::remove(json_path, ec);
   std::string cmd;
-  if (timeout_seconds > 0) cmd += "timeout -k 5 " + std::to_string(timeout_seconds) + " ";
+  cmd += "timeout -k 5 " + std::to_string(timeout_seconds) + " ";
   cmd += shell_quote(exe) + " --gtest_output=json:" + shell_quote(json_path);
   if (!filter.empty()) cmd += " --gtest_filter=" + shell_quote(filter);
   const int code = run_command(cmd, log_path);
@@ -131,14 +153,27 @@ int run_once(const std::string& exe, const std::string& filter, const std::strin
 }  // namespace
 
 Grade run_and_grade(const Module& mod, bool hidden, const std::string& binary_dir, int timeout_seconds) {
+  check(timeout_seconds > 0, "grading", "the timeout must be positive, got " + std::to_string(timeout_seconds) + " s",
+        "a hanging test program is stopped after the timeout; give e.g. --timeout 300");
   const std::string target = test_target(mod, hidden);
   const std::string exe = binary_dir + "/modules/" + target;
   check(file_exists(exe), "grading", "no test program " + exe,
         "build it first: cmake --build " + binary_dir + " --target " + target);
   const std::string dir = binary_dir + "/course";
   fs::create_directories(dir);
-  const std::string json = dir + "/" + target + ".json";
-  const std::string log = dir + "/" + target + ".log";
+  // Names of this run's own: two `nibble test` runs at once must not read (or delete) each other's
+  // half-written report. The log is renamed to <target>.log at the end, the report removed.
+  const std::string tag = "." + std::to_string(::getpid());
+  const std::string json = dir + "/" + target + tag + ".json";
+  const std::string log = dir + "/" + target + tag + ".log";
+  struct CleanUp {
+    std::string json, log, final_log;
+    ~CleanUp() {
+      std::error_code ec;
+      fs::remove(json, ec);
+      if (fs::exists(log, ec)) fs::rename(log, final_log, ec);
+    }
+  } clean_up{json, log, dir + "/" + target + ".log"};
   std::map<std::string, ReportedTest> report;
   bool have = false;
   const int code = run_once(exe, "", json, log, timeout_seconds, report, have, json);
@@ -194,10 +229,112 @@ Json grade_to_json(const Grade& g) {
 
 std::string results_path(const std::string& binary_dir) { return binary_dir + "/course/results.json"; }
 
+namespace {
+
+// A whole number in [0, kMaxPoints] (never 1e300, -5 or 2.5), else the reason it is not.
+std::string check_points(const Json& v, const std::string& where) {
+  if (!v.is_number()) return where + " is not a number";
+  const double x = v.as_number();
+  if (!(x >= 0 && x <= kMaxPoints) || std::nearbyint(x) != x)
+    return where + " is " + v.dump() + ", not a whole number of points between 0 and " + std::to_string(kMaxPoints);
+  return "";
+}
+
+std::string check_result(const std::string& number, const Json& r) {
+  const std::string at = "modules." + number;
+  if (!r.is_object()) return at + " is not an object";
+  if (!r["module"].is_string() || r["module"].as_string() != number) return at + ".module is not \"" + number + "\"";
+  if (!r["slug"].is_string()) return at + ".slug is not a string";
+  for (const char* key : {"earned", "possible"}) {
+    const std::string problem = check_points(r[key], at + "." + key);
+    if (!problem.empty()) return problem;
+  }
+  if (r["earned"].as_number() > r["possible"].as_number())
+    return at + ".earned (" + r["earned"].dump() + ") is more than possible (" + r["possible"].dump() + ")";
+  if (r["complete"].type() != Json::Type::Bool) return at + ".complete is not true or false";
+  if (r["complete"].as_bool() && r["earned"].as_number() != r["possible"].as_number())
+    return at + ".complete is true but earned is not possible";
+  if (r.has("tests")) {
+    if (!r["tests"].is_array()) return at + ".tests is not a list";
+    double sum = 0;
+    for (const Json& t : r["tests"].items()) {
+      if (!t.is_object()) return at + ".tests has an entry that is not an object";
+      for (const char* key : {"points", "earned"}) {
+        const std::string problem = check_points(t[key], at + ".tests[" + t["name"].as_string() + "]." + key);
+        if (!problem.empty()) return problem;
+      }
+      sum += t["earned"].as_number();
+    }
+    if (sum != r["earned"].as_number()) return at + ".earned is not the sum of its tests' points";
+  }
+  return "";
+}
+
+std::string corrupt_hint(const std::string& path) {
+  return "delete or move " + path + " (your code is not affected; the next `nibble test NN` saves a new one)";
+}
+
+// The results file, or the reason it cannot be used.
+Json read_results(const std::string& path, std::string& problem) {
+  problem.clear();
+  if (!file_exists(path)) return Json::object();
+  Json all;
+  try {
+    all = parse_json(read_text_file(path), path);
+  } catch (const Error& e) {
+    problem = e.what();
+    return Json::object();
+  }
+  problem = validate_results(all);
+  if (!problem.empty()) problem = path + ": " + problem;
+  return problem.empty() ? all : Json::object();
+}
+
+// An exclusive flock on <results>.lock for the lifetime of the object: save_result's read-modify-write
+// must not interleave with another `nibble test`'s, or one result is lost. flock locks belong to the open
+// file, so two threads of one process exclude each other too.
+class ResultsLock {
+ public:
+  explicit ResultsLock(const std::string& path) : path_(path + ".lock") {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    check(fd_ >= 0, "save results", "cannot open the lock file " + path_ + " (" + std::strerror(errno) + ")",
+          "check that the build folder is writable");
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      ::close(fd_);
+      fail("save results", "cannot lock " + path_ + " (" + why + ")");
+    }
+  }
+  ~ResultsLock() { ::close(fd_); }  // closing releases the lock
+  ResultsLock(const ResultsLock&) = delete;
+  ResultsLock& operator=(const ResultsLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+std::string validate_results(const Json& all) {
+  if (!all.is_object()) return "the top level is not an object";
+  if (!all.has("modules")) return "";
+  const Json& modules = all["modules"];
+  if (!modules.is_object()) return "\"modules\" is not an object";
+  for (const auto& [number, r] : modules.members()) {
+    const std::string problem = check_result(number, r);
+    if (!problem.empty()) return problem;
+  }
+  return "";
+}
+
 Json load_results(const std::string& binary_dir) {
   const std::string path = results_path(binary_dir);
-  if (!file_exists(path)) return Json::object();
-  return parse_json(read_text_file(path), path);
+  std::string problem;
+  Json all = read_results(path, problem);
+  if (!problem.empty()) fail("results", "the saved results are corrupt: " + problem, corrupt_hint(path));
+  return all;
 }
 
 const Json& saved_result(const Json& results, const Module& mod) {
@@ -206,13 +343,32 @@ const Json& saved_result(const Json& results, const Module& mod) {
   return r.is_object() && r["slug"].as_string() == mod.slug ? r : kNone;
 }
 
-void save_result(const std::string& binary_dir, const Grade& g) {
-  Json all = load_results(binary_dir);
+std::string save_result(const std::string& binary_dir, const Grade& g) {
+  fs::create_directories(binary_dir + "/course");
+  const std::string path = results_path(binary_dir);
+  const ResultsLock lock(path);
+  std::string problem;
+  Json all = read_results(path, problem);
+  std::string note;
+  if (!problem.empty()) {
+    // Never let a damaged file block grading: keep it aside for a look, start a new one.
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    std::string aside = path + ".corrupt-" + stamp;
+    for (int k = 2; file_exists(aside); ++k) aside = path + ".corrupt-" + stamp + "-" + std::to_string(k);
+    std::error_code ec;
+    fs::rename(path, aside, ec);
+    note = "warning: the saved results were corrupt (" + problem + ").\n  They were moved to " + aside +
+           (ec ? " -- failed: " + ec.message() : std::string()) +
+           "; this result is saved in a new " + path + ". Your code is not affected; results of other modules"
+           " are saved again by their next `nibble test NN`.";
+  }
   Json modules = all["modules"].is_object() ? all["modules"] : Json::object();
   modules.set(g.module, grade_to_json(g));
   all.set("modules", modules);
-  fs::create_directories(binary_dir + "/course");
-  write_file_atomic(results_path(binary_dir), all.dump() + "\n");
+  write_file_atomic(path, all.dump() + "\n");
+  return note;
 }
 
 }  // namespace nibble::course

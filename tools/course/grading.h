@@ -12,10 +12,14 @@
 
 namespace nibble::course {
 
+// Points of one test or one module are whole numbers in [0, kMaxPoints]: anything else in a report or in
+// results.json is corrupt (and sums of them cannot overflow int).
+constexpr int kMaxPoints = 1000000;
+
 struct ReportedTest {
   bool passed = false;
   bool skipped = false;
-  int points = -1;       // the "points" property GRADED_TEST records; -1 when absent
+  int points = -1;       // the "points" property GRADED_TEST records; -1 when absent or not in [0, kMaxPoints]
   std::string message;   // the failure messages, joined
 };
 
@@ -50,20 +54,33 @@ std::string test_target(const Module& mod, bool hidden);
 // cmake --build <binary_dir> --target <targets...>; output goes to log_path. Returns the exit code.
 int build_targets(const std::string& binary_dir, const std::vector<std::string>& targets, const std::string& log_path);
 
-// Runs <binary_dir>/modules/<target> with a JSON report under <binary_dir>/course/ and grades it.
+// Runs <binary_dir>/modules/<target> with a JSON report under <binary_dir>/course/ (named after this
+// process, so concurrent runs never share one; removed afterwards, the program's output is kept in
+// <binary_dir>/course/<target>.log) and grades it.
 // If the program dies before writing its report (crash, timeout), each test is run on its own so
-// that one crashing test does not take the others' points.
+// that one crashing test does not take the others' points. timeout_seconds must be positive.
 Grade run_and_grade(const Module& mod, bool hidden, const std::string& binary_dir, int timeout_seconds);
 
 Json grade_to_json(const Grade& g);
 
 // <binary_dir>/course/results.json: {"modules": {"01": <grade>, ...}} (visible tests only).
 std::string results_path(const std::string& binary_dir);
-Json load_results(const std::string& binary_dir);  // empty object when there is none yet
+// "" when `all` is a well-formed results document, else what is wrong ("modules.01.earned is 1e+300,
+// not a whole number of points between 0 and 1000000"). Points must be whole numbers in [0, kMaxPoints],
+// earned <= possible, earned the sum of the tests' points: a damaged file is never shown as a grade.
+std::string validate_results(const Json& all);
+// Empty object when there is none yet. A file that does not parse or validate throws nibble::Error
+// naming the file, the problem and the way out ("delete or move <path>; your code is not affected").
+Json load_results(const std::string& binary_dir);
 // The saved result of mod, or null (none yet, or saved for another module under that number).
 const Json& saved_result(const Json& results, const Module& mod);
 // The result is a reference into `results`: refuse temporaries, which would leave it dangling.
 const Json& saved_result(Json&& results, const Module& mod) = delete;
-void save_result(const std::string& binary_dir, const Grade& g);
+// Adds g to the results file. The read-modify-write runs under an exclusive flock on
+// "<results>.lock", so concurrent `nibble test` runs both keep their results, and the file is replaced
+// atomically (io::write_atomically). A corrupt results file never blocks grading: it is renamed to
+// "<results>.corrupt-YYYYmmdd-HHMMSS" (kept for a look) and a new file holds this result; the returned
+// text then says so and what to do (print it); "" otherwise.
+std::string save_result(const std::string& binary_dir, const Grade& g);
 
 }  // namespace nibble::course

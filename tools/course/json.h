@@ -1,6 +1,13 @@
-// A minimal JSON value for the course tools: reads gtest's JSON reports, reads and writes
-// <build>/course/results.json. Not a general-purpose library: numbers are doubles, no \u escapes
-// beyond what gtest and we write (they are kept verbatim on input when non-ASCII).
+// A small JSON value for the course tools: reads gtest's JSON reports, reads and writes
+// <build>/course/results.json. Parsing and writing go through nlohmann-json (json.cpp; the header
+// stays free of it). Numbers are doubles.
+//
+// parse_json is strict (RFC 8259: `[1-2]`, `3.4.5`, bad \u escapes, invalid UTF-8 and trailing text are
+// errors) and defensive: nesting deeper than kMaxJsonDepth and numbers that do not fit a double
+// (1e400) are errors too. Every error is a nibble::Error naming the file (`what`) and the byte offset.
+//
+// dump writes non-finite numbers (NaN, inf) as null, so its output is always valid JSON; invalid UTF-8
+// in strings is replaced by U+FFFD.
 #pragma once
 
 #include <map>
@@ -37,7 +44,11 @@ class Json {
 
   // Arrays.
   const std::vector<Json>& items() const { return items_; }
-  void push_back(Json v) { items_.push_back(std::move(v)); }
+  Json& push_back(Json v) {  // returns the stored value
+    type_ = Type::Array;
+    items_.push_back(std::move(v));
+    return items_.back();
+  }
   // Objects (keys kept in insertion order for readable output).
   bool has(const std::string& key) const;
   const Json& operator[](const std::string& key) const;       // null when absent
@@ -57,7 +68,14 @@ class Json {
   std::vector<std::pair<std::string, Json>> members_;
 };
 
-// Throws nibble::Error "<what>: invalid JSON at offset N: ...".
+constexpr int kMaxJsonDepth = 64;  // [ and { nested deeper than this are rejected
+
+// Throws nibble::Error "<what>: invalid JSON at byte N (line L, column C): ...".
 Json parse_json(const std::string& text, const std::string& what);
+
+// Replaces each byte that is not part of well-formed UTF-8 by '?'. The length is unchanged, so byte
+// offsets in later error messages still point into the original. For text printed by programs that
+// may write raw bytes (gtest reports of student code), before parse_json.
+std::string sanitize_utf8(const std::string& text);
 
 }  // namespace nibble::course

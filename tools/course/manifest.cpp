@@ -1,10 +1,12 @@
 #include "tools/course/manifest.h"
 
 #include <cctype>
+#include <cstdio>
 #include <sstream>
 
 #include "core/error.h"
 #include "tools/course/files.h"
+#include "tools/course/json.h"
 
 namespace nibble::course {
 
@@ -32,8 +34,30 @@ class ManifestParser {
   explicit ManifestParser(std::string filename) : file_(std::move(filename)) {}
 
   [[noreturn]] void error(int line, const std::string& problem) const {
-    throw Error(file_ + ":" + std::to_string(line) + ": " + problem +
+    throw Error(file_ + ":" + std::to_string(line) + ": " + printable(problem) +
                 "\n  hint: the format is described in modules/MANIFEST_FORMAT.md");
+  }
+
+  // The problem quotes the file's text: a binary file must not print raw bytes to the terminal.
+  // Control characters become \xNN, bytes that are not UTF-8 '?', and the text is cut at 300 bytes.
+  static std::string printable(const std::string& text) {
+    std::string out;
+    for (const char c : sanitize_utf8(text)) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", u);
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+    if (out.size() > 300) {
+      size_t cut = 300;
+      while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+      out = out.substr(0, cut) + "...";
+    }
+    return out;
   }
 
   Manifest parse(const std::string& text) {
@@ -75,6 +99,7 @@ class ManifestParser {
       if (current == nullptr) error(line, "'" + key + "' before the first 'module' line");
       directive(line, *current, m, key, rest, content);
     }
+    if (m.modules.empty()) error(line, "no modules (the file is empty or has only comments)");
     for (const Module& mod : m.modules) {
       if (mod.title.empty()) error(mod.line, "module " + mod.number + " has no 'title'");
     }
@@ -132,7 +157,13 @@ class ManifestParser {
       for (const auto* list : {&mod.graded, &mod.hidden})
         for (const GradedTest& t : *list)
           if (t.name == name) error(line, "test " + name + " is listed twice (first at line " + std::to_string(t.line) + ")");
-      (key == "graded" ? mod.graded : mod.hidden).push_back(GradedTest{name, std::stoi(rest[1]), line});
+      auto& list = key == "graded" ? mod.graded : mod.hidden;
+      list.push_back(GradedTest{name, std::stoi(rest[1]), line});
+      long long total = 0;  // bounded, so that no sum of points can overflow int (grading, status)
+      for (const GradedTest& t : list) total += t.points;
+      if (total > 1000000)
+        error(line, "module " + mod.number + "'s " + key + " points add up to " + std::to_string(total) +
+                        ", more than 1000000");
     } else if (key == "milestone") {
       if (rest.empty()) error(line, "'milestone' needs a folder name");
       mod.milestones.insert(mod.milestones.end(), rest.begin(), rest.end());

@@ -126,50 +126,68 @@ ReleaseSummary release(const std::string& root, const std::string& out_dir) {
     files = walk(root);
   }
 
-  fs::create_directories(out_dir);
-  const std::string out_rel_prefix =
-      out_abs.rfind(root_abs + "/", 0) == 0 ? out_abs.substr(root_abs.size() + 1) + "/" : std::string();
-  for (const std::string& rel : files) {
-    if (!out_rel_prefix.empty() && rel.rfind(out_rel_prefix, 0) == 0) continue;  // never copy the output into itself
-    const fs::path src = fs::path(root) / rel;
-    if (!fs::exists(fs::symlink_status(src))) continue;  // tracked but deleted in the work tree
-    if (is_instructor_only(rel)) {
-      ++s.excluded;
-      continue;
-    }
-    const fs::path dst = fs::path(out_dir) / rel;
-    fs::create_directories(dst.parent_path());
-    if (fs::is_symlink(fs::symlink_status(src))) {
-      fs::copy_symlink(src, dst);
-    } else {
-      fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
-    }
-    ++s.files;
-  }
-
-  const std::string manifest_path = root + "/modules/modules.manifest";
-  if (file_exists(manifest_path)) {
-    const Manifest m = load_manifest(manifest_path);
-    for (const StubStatus& st : check_stubs(m, root)) {
-      const fs::path dst = fs::path(out_dir) / st.stub;
+  // Everything is written into a staging folder next to out_dir and renamed onto it at the end: a
+  // release that fails half-way leaves nothing behind (no partial edition that a rerun would refuse).
+  fs::path out_path = fs::path(out_abs);
+  if (!out_path.has_filename()) out_path = out_path.parent_path();  // "edition/"
+  const std::string stage =
+      (out_path.parent_path() / ("." + out_path.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+  fs::remove_all(stage, ec);
+  fs::create_directories(out_path.parent_path());
+  fs::create_directories(stage);
+  try {
+    const std::string out_rel_prefix =
+        out_abs.rfind(root_abs + "/", 0) == 0 ? out_abs.substr(root_abs.size() + 1) + "/" : std::string();
+    for (const std::string& rel : files) {
+      if (!out_rel_prefix.empty() && rel.rfind(out_rel_prefix, 0) == 0) continue;  // never copy the output into itself
+      const fs::path src = fs::path(root) / rel;
+      if (!fs::exists(fs::symlink_status(src))) continue;  // tracked but deleted in the work tree
+      if (is_instructor_only(rel)) {
+        ++s.excluded;
+        continue;
+      }
+      const fs::path dst = fs::path(stage) / rel;
       fs::create_directories(dst.parent_path());
-      const bool existed = fs::exists(dst);
-      write_file_atomic(dst.string(), st.expected);
-      if (!existed) ++s.files;
-      ++s.stubs;
-      if (!st.up_to_date) s.stale_stubs.push_back(st.stub);
+      if (fs::is_symlink(fs::symlink_status(src))) {
+        fs::copy_symlink(src, dst);
+      } else {
+        fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
+      }
+      ++s.files;
     }
-    for (const Module& mod : m.modules) s.modules.push_back(mod.name());
-    // The hidden tests' names and points are instructor-only too: drop their manifest lines.
-    const std::string out_manifest = (fs::path(out_dir) / "modules/modules.manifest").string();
-    std::istringstream in(read_text_file(out_manifest));
-    std::string line, kept;
-    while (std::getline(in, line)) {
-      const size_t first = line.find_first_not_of(" \t");
-      if (first != std::string::npos && line.compare(first, 7, "hidden ") == 0) continue;
-      kept += line + "\n";
+
+    const std::string manifest_path = root + "/modules/modules.manifest";
+    if (file_exists(manifest_path)) {
+      const Manifest m = load_manifest(manifest_path);
+      for (const StubStatus& st : check_stubs(m, root)) {
+        const fs::path dst = fs::path(stage) / st.stub;
+        fs::create_directories(dst.parent_path());
+        const bool existed = fs::exists(dst);
+        write_file_atomic(dst.string(), st.expected);
+        if (!existed) ++s.files;
+        ++s.stubs;
+        if (!st.up_to_date) s.stale_stubs.push_back(st.stub);
+      }
+      for (const Module& mod : m.modules) s.modules.push_back(mod.name());
+      // The hidden tests' names and points are instructor-only too: drop their manifest lines.
+      const std::string out_manifest = (fs::path(stage) / "modules/modules.manifest").string();
+      std::istringstream in(read_text_file(out_manifest));
+      std::string line, kept;
+      while (std::getline(in, line)) {
+        const size_t first = line.find_first_not_of(" \t");
+        if (first != std::string::npos && line.compare(first, 7, "hidden ") == 0) continue;
+        kept += line + "\n";
+      }
+      write_file_atomic(out_manifest, kept);
     }
-    write_file_atomic(out_manifest, kept);
+    // rename(2) replaces an empty folder in one step; out_dir was checked to be absent or empty.
+    std::error_code renamed;
+    fs::rename(stage, out_path, renamed);
+    check(!renamed, op, "cannot move the finished edition from " + stage + " to " + out_dir + " (" + renamed.message() + ")",
+          "was '" + out_dir + "' created meanwhile? give a new or empty folder");
+  } catch (...) {
+    fs::remove_all(stage, ec);
+    throw;
   }
   return s;
 }

@@ -28,7 +28,8 @@ bool is_instructor_only(const std::string& rel_path);
 // Writes the student edition of root into out_dir (created; must be empty or absent): the files
 // git lists (tracked, plus untracked ones that are not ignored) — or the whole tree without .git
 // and build*/ when root is not a git checkout — minus solution/ and hidden/, with freshly
-// generated stubs.
+// generated stubs. Built in a staging folder "<parent of out_dir>/.<name>.partial-<pid>" renamed onto
+// out_dir at the end: a release that fails leaves neither out_dir's content nor the staging folder.
 ReleaseSummary release(const std::string& root, const std::string& out_dir);
 
 }  // namespace nibble::course

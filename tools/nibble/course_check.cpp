@@ -29,7 +29,7 @@ int course_check(const Args& args) {
   const std::string root = source_root(p);
   const std::string sol_build = p.get("solution-build", "");
   const std::string stu_build = p.get("student-build", "");
-  const int timeout = static_cast<int>(p.get_int("timeout", 300));
+  const int timeout = static_cast<int>(p.get_int("timeout", 300, 1, kMaxTimeoutSeconds));
   const course::Manifest m = course_manifest(root, "nibble course-check");
   bool ok = true;
 

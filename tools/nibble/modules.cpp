@@ -8,12 +8,14 @@
 namespace nibble::cli {
 
 int modules(const Args& args) {
-  const ArgParser p("nibble modules", args, {"root", "build"}, {"json"});
+  const ArgParser p("nibble modules", args,
+                    "Lists the course's modules (modules/modules.manifest): number, title, points, the\n"
+                    "prerequisites and the result of the last `nibble test NN`.",
+                    {{"json", "", "print JSON instead of the table"},
+                     {"root", "DIR", "the course's source tree (default: the one nibble was built from)"},
+                     {"build", "DIR", "the build tree holding course/results.json"}});
   if (p.help()) {
-    std::printf(
-        "usage: nibble modules [--json] [--root DIR] [--build DIR]\n"
-        "  Lists the course's modules (modules/modules.manifest): number, title, points, the\n"
-        "  prerequisites and the result of the last `nibble test NN`.\n");
+    std::printf("%s", p.help_text().c_str());
     return 0;
   }
   const course::Manifest m = course_manifest(source_root(p), "nibble modules");

@@ -8,13 +8,15 @@
 namespace nibble::cli {
 
 int release(const Args& args) {
-  const ArgParser p("nibble release", args, {"root", "out"});
+  const ArgParser p("nibble release", args,
+                    "Writes the student edition into DIR (new or empty): the files git lists (tracked, and\n"
+                    "untracked ones that are not ignored), without modules/*/solution/ and modules/*/hidden/,\n"
+                    "with every stub regenerated from its solution. The edition builds from the stubs.\n"
+                    "It is built in a staging folder beside DIR: a release that fails leaves nothing.",
+                    {{"out", "DIR", "where to write the edition (required)"},
+                     {"root", "DIR", "the course's source tree (default: the one nibble was built from)"}});
   if (p.help()) {
-    std::printf(
-        "usage: nibble release --out DIR [--root DIR]\n"
-        "  Writes the student edition into DIR (new or empty): the files git lists (tracked, and\n"
-        "  untracked ones that are not ignored), without modules/*/solution/ and modules/*/hidden/,\n"
-        "  with every stub regenerated from its solution. The edition builds from the stubs.\n");
+    std::printf("%s", p.help_text().c_str());
     return 0;
   }
   const std::string out = p.get("out", "");

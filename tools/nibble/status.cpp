@@ -10,13 +10,15 @@
 namespace nibble::cli {
 
 int status(const Args& args) {
-  const ArgParser p("nibble status", args, {"root", "build"}, {"json"});
+  const ArgParser p("nibble status", args,
+                    "Points per module from the last `nibble test NN` (saved in DIR/course/results.json) and\n"
+                    "the milestones unlocked: a module's milestones open when it and all its prerequisites\n"
+                    "have full points. A damaged results file is reported with the way out.",
+                    {{"json", "", "print JSON instead of the table"},
+                     {"root", "DIR", "the course's source tree (default: the one nibble was built from)"},
+                     {"build", "DIR", "the build tree holding course/results.json"}});
   if (p.help()) {
-    std::printf(
-        "usage: nibble status [--json] [--root DIR] [--build DIR]\n"
-        "  Points per module from the last `nibble test NN` (saved in DIR/course/results.json) and\n"
-        "  the milestones unlocked: a module's milestones open when it and all its prerequisites\n"
-        "  have full points.\n");
+    std::printf("%s", p.help_text().c_str());
     return 0;
   }
   const course::Manifest m = course_manifest(source_root(p), "nibble status");

@@ -8,14 +8,14 @@
 namespace nibble::cli {
 
 int sync_stubs(const Args& args) {
-  const ArgParser p("nibble sync-stubs", args, {"root"}, {"check"});
+  const ArgParser p("nibble sync-stubs", args,
+                    "For every owned modules/NN_slug/solution/X.cpp (modules/modules.manifest) writes the stub\n"
+                    "modules/NN_slug/X.cpp: the solution with each `// BEGIN SOLUTION name` ... `// END SOLUTION`\n"
+                    "region replaced by `throw nibble::NotImplemented(\"module NN: name\");`.",
+                    {{"check", "", "write nothing; list the stubs that differ and exit 1 if any do"},
+                     {"root", "DIR", "the course's source tree (default: the one nibble was built from)"}});
   if (p.help()) {
-    std::printf(
-        "usage: nibble sync-stubs [--check] [--root DIR]\n"
-        "  For every owned modules/NN_slug/solution/X.cpp (modules/modules.manifest) writes the stub\n"
-        "  modules/NN_slug/X.cpp: the solution with each `// BEGIN SOLUTION name` ... `// END SOLUTION`\n"
-        "  region replaced by `throw nibble::NotImplemented(\"module NN: name\");`.\n"
-        "  --check  write nothing; list the stubs that differ and exit 1 if any do.\n");
+    std::printf("%s", p.help_text().c_str());
     return 0;
   }
   const std::string root = source_root(p);

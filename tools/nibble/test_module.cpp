@@ -72,8 +72,11 @@ int test_module(const Args& args) {
            "fix the first error first; the log is " + log);
     }
   }
-  const course::Grade g = course::run_and_grade(mod, hidden, build, static_cast<int>(p.get_int("timeout", 300)));
-  if (!hidden) course::save_result(build, g);
+  const course::Grade g = course::run_and_grade(mod, hidden, build, static_cast<int>(p.get_int("timeout", 300, 1, kMaxTimeoutSeconds)));
+  if (!hidden) {
+    const std::string note = course::save_result(build, g);  // "" unless a corrupt file was moved aside
+    if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
+  }
   if (p.flag("json")) std::printf("%s\n", course::grade_to_json(g).dump().c_str());
   else print_grade(mod, g);
   return g.complete() ? 0 : 1;
