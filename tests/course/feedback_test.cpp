@@ -59,6 +59,9 @@ TEST(CourseFeedback, AFailingStubShowsTheFunctionTheFileAndEveryHint) {
             "        module 01: sum (modules/01_basics/sum.cpp) threw: the vector is empty\n"
             "          hint: return 0 for an empty vector\n"
             "01 basics: 0/100\n");
+  // --verbose: gtest's own words, every line.
+  const std::string all = format_grade(mod, g, {t.tree.root(), true});
+  EXPECT_NE(all.find("        1e-12 evaluates to 9.9999999999999998e-13.\n"), std::string::npos);
 }
 
 TEST(CourseFeedback, WithoutTheSourceTreeTheTextStillNamesTheFunction) {

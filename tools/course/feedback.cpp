@@ -205,7 +205,7 @@ std::vector<std::string> raw_lines(const std::string& failure, const Module& mod
   if (find_not_implemented(rest, number, function)) out.push_back(not_implemented_line(number, function, opt.root));
   for (; i < in.size(); ++i) {
     std::string near;
-    if (compact_near(in, i, near)) {
+    if (!opt.verbose && compact_near(in, i, near)) {  // --verbose: gtest's own words
       out.push_back(near);
       i += 3;
       continue;

@@ -16,7 +16,7 @@ namespace nibble::course {
 
 struct FeedbackOptions {
   std::string root;      // the source tree: paths are shown relative to it, stubs are looked up in it
-  bool verbose = false;  // every line of every failure, nothing trimmed
+  bool verbose = false;  // every line of every failure as gtest wrote it, nothing trimmed
 };
 
 // One gtest failure ("file:line\n<message>", as in the JSON report) as the lines a student reads.
