@@ -80,6 +80,17 @@ TEST(CourseFeedback, WithoutTheSourceTreeTheTextStillNamesTheFunction) {
                                       "this->size() (which is 3)"}));
 }
 
+TEST(CourseFeedback, ExpectNearReadsActualThenExpectedInEitherOrder) {
+  const std::string near_literal_first =
+      "t.cpp:5\nThe difference between 1.5 and h(p) is 0.25, which exceeds tol, where\n1.5 evaluates to 1.5,\n"
+      "h(p) evaluates to 1.25, and\ntol evaluates to 1e-09.";
+  EXPECT_EQ(failure_lines(near_literal_first, fixture_module(), {}),
+            (std::vector<std::string>{"t.cpp:5", "h(p) gave 1.25, expected 1.5 (within tol; off by 0.25)"}));
+  // Not gtest's shape (a line missing): shown as written.
+  const std::string odd = "t.cpp:5\nThe difference between a and b is 1, which exceeds t, where\na evaluates to 1,";
+  EXPECT_EQ(failure_lines(odd, fixture_module(), {}).size(), 3u);
+}
+
 TEST(CourseFeedback, LongFailuresAreCutInTheMiddleButNeverTheirHints) {
   std::string failure = "t.cpp:3\nfirst";
   for (int i = 0; i < 20; ++i) failure += "\nline " + std::to_string(i) + (i == 10 ? "\n  hint: the middle hint" : "");
