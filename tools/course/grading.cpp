@@ -52,6 +52,7 @@ std::map<std::string, ReportedTest> read_gtest_report(const std::string& json_te
       for (const Json& f : t["failures"].items()) {
         if (!r.message.empty()) r.message += "\n";
         r.message += f["failure"].as_string();
+        r.failures.push_back(f["failure"].as_string());
       }
       const bool run = t["status"].as_string() == "RUN";
       r.skipped = t["result"].as_string() == "SKIPPED";
@@ -87,6 +88,7 @@ Grade grade_report(const Module& mod, bool hidden, const std::map<std::string, R
       o.ran = !it->second.skipped;
       o.passed = it->second.passed && !it->second.skipped;
       o.message = it->second.message;
+      o.failures = it->second.failures;
       if (o.ran) ++g.ran;
       if (it->second.points != t.points)
         g.problems.push_back(t.name + " records " +

@@ -21,6 +21,7 @@ struct ReportedTest {
   bool skipped = false;
   int points = -1;       // the "points" property GRADED_TEST records; -1 when absent or not in [0, kMaxPoints]
   std::string message;   // the failure messages, joined
+  std::vector<std::string> failures;  // each failure on its own ("file:line\n<message>"), for feedback.h
 };
 
 // "Suite.Name" -> outcome, from a gtest JSON report.
@@ -32,6 +33,7 @@ struct TestOutcome {
   bool ran = false;
   bool passed = false;
   std::string message;  // failure text (or why it did not run)
+  std::vector<std::string> failures;  // gtest's failures one by one (empty when it did not run or crashed)
 };
 
 struct Grade {

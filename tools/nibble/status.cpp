@@ -2,9 +2,12 @@
 #include <cstdio>
 #include <functional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "course_common.h"
+#include "tools/course/feedback.h"
 #include "tools/course/grading.h"
 
 namespace nibble::cli {
@@ -13,7 +16,8 @@ int status(const Args& args) {
   const ArgParser p("nibble status", args,
                     "Points per module from the last `nibble test NN` (saved in DIR/course/results.json) and\n"
                     "the milestones unlocked: a module's milestones open when it and all its prerequisites\n"
-                    "have full points. A damaged results file is reported with the way out.",
+                    "have full points. A damaged results file is reported with the way out. Warns about a module\n"
+                    "tested before the modules it builds on are complete.",
                     {{"json", "", "print JSON instead of the table"},
                      {"root", "DIR", "the course's source tree (default: the one nibble was built from)"},
                      {"build", "DIR", "the build tree holding course/results.json"}});
@@ -34,6 +38,7 @@ int status(const Args& args) {
   course::Json mods = course::Json::array();
   course::Json milestones = course::Json::array();
   int earned = 0, possible = 0;
+  std::vector<std::string> warnings;  // for the modules tried before their prerequisites are done
   for (const course::Module& mod : m.modules) {
     const course::Json& r = course::saved_result(results, mod);
     const int e = r.is_object() ? static_cast<int>(r["earned"].as_number()) : 0;
@@ -47,6 +52,12 @@ int status(const Args& args) {
     j.set("possible", mod.visible_points());
     j.set("run", r.is_object());
     j.set("complete", complete(mod.number));
+    course::Json incomplete = course::Json::array();
+    for (const std::string& q : mod.requires_)
+      if (!complete(q)) incomplete.push_back(q);
+    j.set("prerequisites_incomplete", incomplete);
+    if (r.is_object())
+      for (const std::string& w : course::prerequisite_warnings(m, mod, results)) warnings.push_back(w);
     mods.push_back(j);
     for (const std::string& ms : mod.milestones) {
       course::Json mj = course::Json::object();
@@ -70,7 +81,9 @@ int status(const Args& args) {
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  std::printf("total %d/%d\n\nmilestones:\n", earned, possible);
+  std::printf("total %d/%d\n", earned, possible);
+  for (const std::string& w : warnings) std::printf("%s\n", w.c_str());
+  std::printf("\nmilestones:\n");
   if (milestones.items().empty()) std::printf("  (none in the manifest)\n");
   for (const course::Json& ms : milestones.items())
     std::printf("  %s %-28s (module %s%s)\n", ms["unlocked"].as_bool() ? "\u2713" : "\xf0\x9f\x94\x92",

@@ -1,55 +1,27 @@
 // `nibble test NN [--hidden] [--json]`: rebuild a module's graded tests, run them, print the points.
-#include <algorithm>
 #include <cstdio>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "course_common.h"
+#include "tools/course/feedback.h"
 #include "tools/course/grading.h"
 
 namespace nibble::cli {
 
-namespace {
-
-// The first lines of a failure, indented under the test's row.
-void print_message(const std::string& message, size_t max_lines) {
-  std::istringstream in(message);
-  size_t n = 0;
-  for (std::string line; std::getline(in, line);) {
-    if (line == "unknown file") continue;  // gtest's location for an exception: says nothing
-    if (n++ == max_lines) {
-      std::printf("        ...\n");
-      break;
-    }
-    std::printf("        %s\n", line.c_str());
-  }
-}
-
-void print_grade(const course::Module& mod, const course::Grade& g) {
-  std::printf("module %s %s — %s%s\n", mod.number.c_str(), mod.slug.c_str(), mod.title.c_str(),
-              g.hidden ? " (hidden tests)" : "");
-  size_t width = 0;
-  for (const auto& t : g.tests) width = std::max(width, t.name.size());
-  for (const auto& t : g.tests) {
-    std::printf("  %s %-*s %3d/%d\n", t.passed ? "\u2713" : "\u2717", static_cast<int>(width), t.name.c_str(),
-                t.passed ? t.points : 0, t.points);
-    if (!t.passed) print_message(t.message, 6);
-  }
-  for (const std::string& problem : g.problems) std::printf("  error: %s\n", problem.c_str());
-  std::printf("%s %s: %d/%d\n", mod.number.c_str(), mod.slug.c_str(), g.earned, g.possible);
-}
-
-}  // namespace
-
 int test_module(const Args& args) {
-  const ArgParser p("nibble test", args, {"root", "build", "timeout"}, {"json", "hidden", "no-build"}, 1);
+  const ArgParser p("nibble test", args, {"root", "build", "timeout"}, {"json", "hidden", "no-build", "verbose"}, 1);
   if (p.help()) {
     std::printf(
-        "usage: nibble test NN [--json] [--hidden] [--no-build] [--timeout S] [--build DIR]\n"
+        "usage: nibble test NN [--verbose] [--json] [--hidden] [--no-build] [--timeout S] [--build DIR]\n"
         "  Rebuilds module NN's graded tests in the build tree (cmake --build DIR --target\n"
-        "  module_NN_tests), runs them and prints each test's points and, for a failure, its first\n"
-        "  lines with the hint; then the total, e.g. `01 entropy: 85/100`. The result is saved in\n"
+        "  module_NN_tests), runs them and prints each test's points and, for a failure, the hint,\n"
+        "  the input, the expected and the actual value (long messages are cut in the middle);\n"
+        "  then the total, e.g. `01 entropy: 85/100`. The result is saved in\n"
         "  DIR/course/results.json for `nibble status`. Exit code 0 when every test passes.\n"
+        "  Warns when a module this one builds on is not complete yet.\n"
+        "  --verbose  every line of every failure, nothing cut.\n"
         "  --hidden   the instructor-only tests (module_NN_hidden) instead; not saved.\n"
         "  --timeout  seconds before a hanging test program is stopped (default 300).\n");
     return 0;
@@ -63,6 +35,13 @@ int test_module(const Args& args) {
   const bool hidden = p.flag("hidden");
   check(!hidden || !mod.hidden.empty(), "nibble test", "module " + mod.number + " has no hidden tests");
   const std::string target = course::test_target(mod, hidden);
+  // Read before this run is saved; printed under the total, the last thing the student reads.
+  std::vector<std::string> warnings;
+  try {
+    warnings = course::prerequisite_warnings(m, mod, course::load_results(build));
+  } catch (const std::exception&) {
+    // An unreadable results file must not block grading; saving reports it below.
+  }
   if (!p.flag("no-build")) {
     const std::string log = build + "/course/" + target + ".build.log";
     course::run_command("mkdir -p " + course::shell_quote(build + "/course"));
@@ -78,7 +57,8 @@ int test_module(const Args& args) {
     if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   }
   if (p.flag("json")) std::printf("%s\n", course::grade_to_json(g).dump().c_str());
-  else print_grade(mod, g);
+  else std::fputs(course::format_grade(mod, g, {root, p.flag("verbose")}).c_str(), stdout);
+  for (const std::string& w : warnings) std::fprintf(p.flag("json") ? stderr : stdout, "%s\n", w.c_str());
   return g.complete() ? 0 : 1;
 }
 
