@@ -1,10 +1,15 @@
 #include "tools/course/mutants.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "tools/course/files.h"
@@ -292,66 +297,59 @@ bool MutantCheck::ok() const {
   return true;
 }
 
-MutantCheck check_mutants(const Module& mod, const std::string& root, const std::string& binary_dir,
-                          const std::string& only, int timeout_seconds,
-                          const std::function<void(const MutantOutcome&)>& on_each) {
-  const auto t_start = std::chrono::steady_clock::now();
-  MutantCheck out;
-  LoadedMutants loaded = load_mutants(mod, root);
-  out.problems = loaded.problems;
-  if (loaded.mutants.empty() && out.problems.empty()) {
-    out.all_ran = true;
-    return out;
-  }
-  for (const std::string& owned : mod.owns)
-    if (!file_exists(mutant_copy_path(binary_dir, owned))) {
-      out.problems.push_back(binary_dir + " is not a mutant tree (no " + mutant_copy_path(binary_dir, owned) +
-                             "): configure it with -DNIBBLE_MUTANT_TREE=ON");
-      return out;
-    }
+namespace {
 
-  std::vector<std::string> targets = {test_target(mod, false)};
-  if (!mod.hidden.empty()) targets.push_back(test_target(mod, true));
-  fs::create_directories(binary_dir + "/course");
-  const std::string log = binary_dir + "/course/mutant.build.log";
-  auto restore = [&] {
+// One mutant tree: the module's test targets, its build log, and the moves on it.
+struct Tree {
+  const Module& mod;
+  std::string root, dir, log;
+  std::vector<std::string> targets;
+  int timeout = 0;
+
+  Tree(const Module& m, const std::string& r, const std::string& d, int t) : mod(m), root(r), dir(d), timeout(t) {
+    log = dir + "/course/mutant.build.log";
+    targets = {test_target(mod, false)};
+    if (!mod.hidden.empty()) targets.push_back(test_target(mod, true));
+  }
+  // Every copy back to its solution (written only when it differs, so nothing rebuilds needlessly).
+  void restore() const {
     for (const std::string& owned : mod.owns) {
-      const std::string copy = mutant_copy_path(binary_dir, owned);
+      const std::string copy = mutant_copy_path(dir, owned);
       const std::string sol = read_text_file(root + "/" + owned);
       if (read_text_file(copy) != sol) write_file_atomic(copy, sol);
     }
-  };
-  auto grade_both = [&](int& visible_lost, int& hidden_lost, std::vector<std::string>& problems) {
+  }
+  bool build() const { return build_targets(dir, targets, log) == 0; }
+  void grade(int& visible_lost, int& hidden_lost, std::vector<std::string>& problems) const {
     visible_lost = hidden_lost = 0;
     for (const bool hidden : {false, true}) {
       if (hidden && mod.hidden.empty()) continue;
-      const Grade g = run_and_grade(mod, hidden, binary_dir, timeout_seconds);
+      const Grade g = run_and_grade(mod, hidden, dir, timeout);
       (hidden ? hidden_lost : visible_lost) = g.possible - g.earned;
       for (const std::string& p : g.problems) problems.push_back(p);
     }
-  };
-
-  // The baseline: the tree, with the solutions, builds and earns every point.
-  restore();
-  if (build_targets(binary_dir, targets, log) != 0) {
-    out.problems.push_back("the mutant tree does not build with the solutions: " + first_error(read_text_file(log)) +
-                           " (log: " + log + ")");
+  }
+  // Problems with the tree itself: not a mutant tree, does not build, or loses points with the solutions.
+  std::vector<std::string> baseline() const {
+    for (const std::string& owned : mod.owns)
+      if (!file_exists(mutant_copy_path(dir, owned)))
+        return {dir + " is not a mutant tree (no " + mutant_copy_path(dir, owned) +
+                "): configure it with -DNIBBLE_MUTANT_TREE=ON"};
+    fs::create_directories(dir + "/course");
+    restore();
+    if (!build())
+      return {"the mutant tree " + dir + " does not build with the solutions: " + first_error(read_text_file(log)) +
+              " (log: " + log + ")"};
+    int v = 0, h = 0;
+    std::vector<std::string> problems, out;
+    grade(v, h, problems);
+    for (const std::string& p : problems) out.push_back(dir + " with the solutions: " + p);
+    if (v != 0 || h != 0)
+      out.push_back("with the solutions " + dir + " loses " + std::to_string(v) + " visible and " + std::to_string(h) +
+                    " hidden points: nothing can be concluded from the mutants");
     return out;
   }
-  {
-    int v = 0, h = 0;
-    std::vector<std::string> problems;
-    grade_both(v, h, problems);
-    for (const std::string& p : problems) out.problems.push_back("with the solutions: " + p);
-    if (v != 0 || h != 0)
-      out.problems.push_back("with the solutions the mutant tree loses " + std::to_string(v) + " visible and " +
-                             std::to_string(h) + " hidden points: nothing can be concluded from the mutants");
-    if (!out.problems.empty()) return out;
-  }
-
-  out.all_ran = only.empty() && loaded.problems.empty();
-  for (const Mutant& m : loaded.mutants) {
-    if (!only.empty() && m.name.find(only) == std::string::npos) continue;
+  MutantOutcome run(const Mutant& m) const {
     const auto t0 = std::chrono::steady_clock::now();
     MutantOutcome o;
     o.name = m.name;
@@ -365,12 +363,12 @@ MutantCheck check_mutants(const Module& mod, const std::string& root, const std:
       o.problem = std::string("does not apply: ") + e.what();
     }
     if (o.problem.empty()) {
-      write_file_atomic(mutant_copy_path(binary_dir, m.target), patched);
-      if (build_targets(binary_dir, targets, log) != 0) {
+      write_file_atomic(mutant_copy_path(dir, m.target), patched);
+      if (!build()) {
         o.problem = "does not compile: " + first_error(read_text_file(log));
       } else {
         std::vector<std::string> problems;
-        grade_both(o.visible_lost, o.hidden_lost, problems);
+        grade(o.visible_lost, o.hidden_lost, problems);
         o.graded = true;
         o.problem = mutant_verdict(o.caught_hidden, o.visible_lost, o.hidden_lost);
         // A count problem (a test that did not run) already costs points; keep the first as context.
@@ -379,13 +377,61 @@ MutantCheck check_mutants(const Module& mod, const std::string& root, const std:
       restore();
     }
     o.seconds = seconds_since(t0);
-    if (on_each) on_each(o);
-    out.outcomes.push_back(std::move(o));
+    return o;
   }
-  // Leave the tree built from the solutions.
-  restore();
-  if (build_targets(binary_dir, targets, log) != 0)
-    out.problems.push_back("rebuilding the mutant tree with the solutions failed (log: " + log + ")");
+};
+
+}  // namespace
+
+MutantCheck check_mutants(const Module& mod, const std::string& root, const std::vector<std::string>& binary_dirs,
+                          const std::string& only, int timeout_seconds,
+                          const std::function<void(const MutantOutcome&)>& on_each) {
+  check(!binary_dirs.empty(), "check_mutants", "no mutant tree given");
+  const auto t_start = std::chrono::steady_clock::now();
+  MutantCheck out;
+  LoadedMutants loaded = load_mutants(mod, root);
+  out.problems = loaded.problems;
+  std::vector<const Mutant*> todo;
+  for (const Mutant& m : loaded.mutants)
+    if (only.empty() || m.name.find(only) != std::string::npos) todo.push_back(&m);
+  if (todo.empty()) {
+    out.all_ran = loaded.problems.empty();
+    return out;
+  }
+  // The test programs of two trees run side by side: OpenMP must not spin-wait for the cores.
+  ::setenv("OMP_WAIT_POLICY", "passive", 0);
+  std::vector<Tree> trees;
+  for (size_t t = 0; t < binary_dirs.size() && t < todo.size(); ++t) trees.emplace_back(mod, root, binary_dirs[t], timeout_seconds);
+
+  // The baseline, in every tree at once: it builds and, with the solutions, earns every point.
+  std::vector<std::vector<std::string>> base(trees.size());
+  {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < trees.size(); ++t) threads.emplace_back([&, t] { base[t] = trees[t].baseline(); });
+    for (std::thread& th : threads) th.join();
+  }
+  for (const auto& b : base) out.problems.insert(out.problems.end(), b.begin(), b.end());
+  if (out.problems.size() > loaded.problems.size()) return out;
+
+  // Each tree takes the next mutant until none is left; outcomes keep the mutants' order.
+  out.outcomes.resize(todo.size());
+  std::atomic<size_t> next{0};
+  std::mutex report;
+  std::vector<std::thread> workers;
+  for (const Tree& tree : trees)
+    workers.emplace_back([&] {
+      for (size_t i; (i = next++) < todo.size();) {
+        MutantOutcome o = tree.run(*todo[i]);
+        const std::lock_guard<std::mutex> lock(report);
+        if (on_each) on_each(o);
+        out.outcomes[i] = std::move(o);
+      }
+    });
+  for (std::thread& th : workers) th.join();
+  out.all_ran = only.empty() && loaded.problems.empty();
+  // Leave every tree built from the solutions.
+  for (const Tree& tree : trees)
+    if (!tree.build()) out.problems.push_back("rebuilding " + tree.dir + " with the solutions failed (log: " + tree.log + ")");
   out.seconds = seconds_since(t_start);
   return out;
 }

@@ -83,10 +83,12 @@ struct MutantCheck {
   bool ok() const;
 };
 
-// Runs every mutant of mod (whose name contains `only`, when not empty) in the mutant tree
-// binary_dir: writes the patched copy, rebuilds the module's test programs, grades the visible and
-// hidden tests, restores the solution. on_each is called after each mutant (for progress output).
-MutantCheck check_mutants(const Module& mod, const std::string& root, const std::string& binary_dir,
+// Runs every mutant of mod (whose name contains `only`, when not empty) in the mutant trees
+// binary_dirs, one worker per tree taking the next mutant: writes the patched copy, rebuilds the
+// module's test programs, grades the visible and hidden tests, restores the solution. First each
+// tree must build and earn every point with the solutions (else nothing is concluded). on_each is
+// called after each mutant, one call at a time (for progress output).
+MutantCheck check_mutants(const Module& mod, const std::string& root, const std::vector<std::string>& binary_dirs,
                           const std::string& only, int timeout_seconds,
                           const std::function<void(const MutantOutcome&)>& on_each = {});
 

@@ -18,9 +18,9 @@ namespace nibble::cli {
 namespace {
 
 // The mutant proof for one module; prints one line per mutant that fails and a summary.
-bool check_module_mutants(const course::Module& mod, const std::string& root, const std::string& build,
+bool check_module_mutants(const course::Module& mod, const std::string& root, const std::vector<std::string>& builds,
                           const std::string& only, int timeout, double& seconds, size_t& count) {
-  const course::MutantCheck r = course::check_mutants(mod, root, build, only, timeout, [&](const course::MutantOutcome& o) {
+  const course::MutantCheck r = course::check_mutants(mod, root, builds, only, timeout, [&](const course::MutantOutcome& o) {
     if (!o.problem.empty()) std::printf("  mutant %s: %s\n", o.name.c_str(), o.problem.c_str());
     std::fflush(stdout);
   });
@@ -40,7 +40,7 @@ bool check_module_mutants(const course::Module& mod, const std::string& root, co
     build_run += o.seconds;
   }
   std::printf("%s %s: %zu mutants: %zu caught by the visible tests, %zu only by the hidden ones, %zu %s"
-              " (%.1f s, %.2f s per mutant)\n",
+              " (%.1f s; one mutant takes %.2f s)\n",
               mod.number.c_str(), mod.slug.c_str(), r.outcomes.size(), visible, hidden, bad,
               bad == 1 ? "fails" : "fail", r.seconds, r.outcomes.empty() ? 0.0 : build_run / r.outcomes.size());
   if (r.all_ran) {
@@ -62,7 +62,7 @@ int course_check(const Args& args) {
                     {"no-build", "no-mutants"});
   if (p.help()) {
     std::printf(
-        "usage: nibble course-check --solution-build DIR --student-build DIR [--mutant-build DIR]\n"
+        "usage: nibble course-check --solution-build DIR --student-build DIR [--mutant-build DIR[,DIR...]]\n"
         "                           [--module NN] [--mutant NAME] [--no-mutants] [--no-build] [--timeout S]\n"
         "  DIR of --solution-build is a normal build (solutions); --student-build one configured with\n"
         "  -DNIBBLE_STUDENT=ON (stubs). Checks: modules/ folders and the manifest agree, visible\n"
@@ -71,7 +71,8 @@ int course_check(const Args& args) {
         "  --mutant-build DIR: a tree configured with -DNIBBLE_MUTANT_TREE=ON. Each mutant\n"
         "  (modules/NN_slug/mutants/*.patch) is applied to a copy of its solution file, rebuilt and\n"
         "  graded: it must lose visible points (hidden ones when labelled `caught: hidden`). The\n"
-        "  table goes to modules/NN_slug/MUTANTS.md. The solution and student builds are optional\n"
+        "  table goes to modules/NN_slug/MUTANTS.md. Several trees (DIR1,DIR2) share the mutants,\n"
+        "  one at a time each, side by side. The solution and student builds are optional\n"
         "  with --mutant-build (give both or neither).\n"
         "  --module NN: only that module's tests and mutants. --mutant NAME: only the mutants whose\n"
         "  name contains NAME (MUTANTS.md is then left alone). --no-mutants: skip the mutants.\n"
@@ -81,6 +82,12 @@ int course_check(const Args& args) {
   const std::string sol_build = p.get("solution-build", "");
   const std::string stu_build = p.get("student-build", "");
   const std::string mut_build = p.flag("no-mutants") ? std::string() : p.get("mutant-build", "");
+  std::vector<std::string> mut_builds;
+  for (size_t a = 0; !mut_build.empty() && a <= mut_build.size();) {
+    const size_t comma = std::min(mut_build.find(',', a), mut_build.size());
+    if (comma > a) mut_builds.push_back(mut_build.substr(a, comma - a));
+    a = comma + 1;
+  }
   const bool stubs_proof = !sol_build.empty() || !stu_build.empty();
   check(sol_build.empty() == stu_build.empty(), "nibble course-check",
         "--solution-build DIR and --student-build DIR go together", "run `nibble course-check --help`");
@@ -116,7 +123,7 @@ int course_check(const Args& args) {
     }
     std::vector<std::string> builds;
     if (stubs_proof) builds = {sol_build, stu_build};
-    if (!mut_build.empty()) builds.push_back(mut_build);
+    builds.insert(builds.end(), mut_builds.begin(), mut_builds.end());
     for (const std::string& b : builds) {
       course::run_command("mkdir -p " + course::shell_quote(b + "/course"));
       const std::string log = b + "/course/course-check.build.log";
@@ -157,13 +164,14 @@ int course_check(const Args& args) {
   }
 
   if (!mut_build.empty()) {
-    std::printf("mutants: each is applied in %s, rebuilt and graded\n", mut_build.c_str());
+    std::printf("mutants: each is applied in one of %s, rebuilt and graded\n", mut_build.c_str());
     std::fflush(stdout);
     double seconds = 0.0;
     size_t count = 0;
     for (const course::Module& mod : modules)
-      ok = check_module_mutants(mod, root, mut_build, p.get("mutant", ""), std::min(timeout, 120), seconds, count) && ok;
-    std::printf("mutants: %zu in %.1f s (%.2f s per mutant, including the baseline builds)\n", count, seconds,
+      ok = check_module_mutants(mod, root, mut_builds, p.get("mutant", ""), std::min(timeout, 120), seconds, count) && ok;
+    std::printf("mutants: %zu in %.1f s with %zu tree%s (%.2f s per mutant, including the baseline builds)\n", count,
+                seconds, mut_builds.size(), mut_builds.size() == 1 ? "" : "s",
                 count == 0 ? 0.0 : seconds / static_cast<double>(count));
   } else {
     size_t count = 0;
