@@ -13,7 +13,8 @@ int release(const Args& args) {
     std::printf(
         "usage: nibble release --out DIR [--root DIR]\n"
         "  Writes the student edition into DIR (new or empty): the files git lists (tracked, and\n"
-        "  untracked ones that are not ignored), without modules/*/solution/ and modules/*/hidden/,\n"
+        "  untracked ones that are not ignored), without the instructor-only modules/*/solution/,\n"
+        "  modules/*/hidden/, modules/*/mutants/ and modules/*/MUTANTS.md,\n"
         "  with every stub regenerated from its solution. The edition builds from the stubs.\n");
     return 0;
   }
@@ -21,7 +22,7 @@ int release(const Args& args) {
   check(!out.empty(), "nibble release", "--out DIR is required", "run `nibble release --help`");
   const course::ReleaseSummary s = course::release(source_root(p), out);
   std::printf("student edition written to %s\n", out.c_str());
-  std::printf("  %zu files copied, %zu instructor-only files (solution/, hidden/) left out\n", s.files, s.excluded);
+  std::printf("  %zu files copied, %zu instructor-only files (solution/, hidden/, mutants/, MUTANTS.md) left out\n", s.files, s.excluded);
   std::string mods;
   for (const std::string& m : s.modules) mods += " " + m;
   std::printf("  %zu stubs generated; modules:%s\n", s.stubs, mods.empty() ? " (none)" : mods.c_str());
