@@ -419,9 +419,9 @@ MutantCheck check_mutants(const Module& mod, const std::string& root, const std:
   std::mutex report;
   std::vector<std::thread> workers;
   for (const Tree& tree : trees)
-    workers.emplace_back([&] {
+    workers.emplace_back([&, t = &tree] {
       for (size_t i; (i = next++) < todo.size();) {
-        MutantOutcome o = tree.run(*todo[i]);
+        MutantOutcome o = t->run(*todo[i]);
         const std::lock_guard<std::mutex> lock(report);
         if (on_each) on_each(o);
         out.outcomes[i] = std::move(o);
