@@ -46,9 +46,10 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
 // ---- entropy of attention ----------------------------------------------------------------------------
 // TODO: the entropy in bits of every query's attention row: [B, H, T, T] -> [B, H, T].
 // APPROACH: H = -sum_j w_j log2 w_j over the last axis, from nibble ops (differentiable), with
-//   0 log 0 = 0: take the log of clamp(w, 1e-30, 1e30) so w = 0 (causal masks!) gives 0, not NaN.
+//   0 log 0 = 0 (causal masks give w = 0). You wrote exactly this in module 01:
+//   entropy_bits(p, axis) (info_theory/entropy.h) — call it, so your module 01 code is what runs.
 // EXAMPLE: a uniform row over T = 8 keys -> 3 bits; a one-hot row -> 0 bits.
-// HINTS: log2 x = ln x / ln 2; sum(t, -1) drops the last axis.
+// HINTS: the rows are the LAST axis (-1); a column (axis -2) is not a distribution.
 Tensor attention_entropy_bits(const Tensor& weights);
 
 // TODO: the mean entropy of each head, over the batch and the queries: [B, H, T, T] -> [H].

@@ -13,6 +13,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "info_theory/entropy.h"  // module 01: entropy_bits(p, axis)
 
 namespace nibble {
 

@@ -43,6 +43,21 @@ TEST(CourseRelease, LeavesOutSolutionsAndHiddenTestsAndWritesStubs) {
   EXPECT_TRUE(check_stubs(load_manifest(out.path("edition/modules/modules.manifest")), dest).empty());
 }
 
+TEST(CourseRelease, LeavesOutMutantsAndTheirTable) {
+  testing::TempTree tree;
+  testing::write_fixture(tree);
+  tree.write("modules/01_basics/mutants/sum--off-by-one.patch", "# function: sum(const std::vector<int>&)\n");
+  tree.write("modules/01_basics/MUTANTS.md", "| mutant | mistake | visible points lost | hidden points lost |\n");
+  testing::TempTree out;
+  const std::string dest = out.path("edition");
+  const ReleaseSummary s = release(tree.root(), dest);
+  EXPECT_EQ(s.excluded, 5u);  // two solutions, one hidden test, one mutant, one table
+  EXPECT_FALSE(out.exists("edition/modules/01_basics/mutants"));
+  EXPECT_FALSE(out.exists("edition/modules/01_basics/MUTANTS.md"));
+  EXPECT_TRUE(out.exists("edition/modules/01_basics/README.md"));
+  EXPECT_TRUE(out.exists("edition/modules/01_basics/tests/sum_test.cpp"));
+}
+
 TEST(CourseRelease, RefusesANonEmptyFolder) {
   testing::TempTree tree;
   testing::write_fixture(tree);
@@ -81,6 +96,11 @@ TEST(CourseRelease, InstructorOnlyPaths) {
   EXPECT_FALSE(is_instructor_only("modules/01_x/tests/a_test.cpp"));
   EXPECT_FALSE(is_instructor_only("modules/01_x/a.cpp"));
   EXPECT_FALSE(is_instructor_only("core/solution/a.cpp"));
+  EXPECT_TRUE(is_instructor_only("modules/01_x/mutants/f--natural-log.patch"));
+  EXPECT_TRUE(is_instructor_only("modules/01_x/MUTANTS.md"));
+  EXPECT_FALSE(is_instructor_only("modules/01_x/README.md"));
+  EXPECT_FALSE(is_instructor_only("modules/MUTANTS.md"));
+  EXPECT_FALSE(is_instructor_only("modules/01_x/tests/mutants_test.cpp"));
 }
 
 TEST(CourseLayout, FoldersAndManifestMustAgreeAndPointsSumTo100) {

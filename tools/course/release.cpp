@@ -99,7 +99,9 @@ bool is_instructor_only(const std::string& rel) {
   const size_t slash = rel.find('/', 8);
   if (slash == std::string::npos) return false;
   const std::string rest = rel.substr(slash + 1);
-  return rest.rfind("solution/", 0) == 0 || rest.rfind("hidden/", 0) == 0 || rest == "solution" || rest == "hidden";
+  for (const char* dir : {"solution", "hidden", "mutants"})
+    if (rest == dir || rest.rfind(std::string(dir) + "/", 0) == 0) return true;
+  return rest == "MUTANTS.md";
 }
 
 ReleaseSummary release(const std::string& root, const std::string& out_dir) {

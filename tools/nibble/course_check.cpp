@@ -1,36 +1,104 @@
 // `nibble course-check --solution-build DIR --student-build DIR` (CI, instructors): the proof that
 // every graded test (visible and hidden) of every module fails against the stubs and passes
 // against the solutions, with the manifest's counts and points; plus the layout checks (folders
-// vs manifest, 100 visible points per module) and stubs up to date.
+// vs manifest, 100 visible points per module) and stubs up to date. With --mutant-build, also that
+// every mutant (modules/NN_slug/mutants/*.patch) loses points; it writes the table to MUTANTS.md.
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.h"
 #include "course_common.h"
 #include "tools/course/grading.h"
+#include "tools/course/mutants.h"
 #include "tools/course/release.h"
 #include "tools/course/stubs.h"
 
 namespace nibble::cli {
 
+namespace {
+
+// The mutant proof for one module; prints one line per mutant that fails and a summary.
+bool check_module_mutants(const course::Module& mod, const std::string& root, const std::vector<std::string>& builds,
+                          const std::string& only, int timeout, double& seconds, size_t& count) {
+  const course::MutantCheck r = course::check_mutants(mod, root, builds, only, timeout, [&](const course::MutantOutcome& o) {
+    if (!o.problem.empty()) std::printf("  mutant %s: %s\n", o.name.c_str(), o.problem.c_str());
+    std::fflush(stdout);
+  });
+  for (const std::string& pr : r.problems) std::printf("  mutants: %s\n", pr.c_str());
+  seconds += r.seconds;
+  count += r.outcomes.size();
+  if (r.outcomes.empty() && r.problems.empty()) {
+    std::printf("%s %s: no mutants\n", mod.number.c_str(), mod.slug.c_str());
+    return true;
+  }
+  size_t visible = 0, hidden = 0, bad = 0;
+  double build_run = 0.0;
+  for (const course::MutantOutcome& o : r.outcomes) {
+    visible += o.graded && o.visible_lost > 0;
+    hidden += o.graded && o.visible_lost == 0 && o.hidden_lost > 0;
+    bad += !o.problem.empty();
+    build_run += o.seconds;
+  }
+  std::printf("%s %s: %zu mutants: %zu caught by the visible tests, %zu only by the hidden ones, %zu %s"
+              " (%.1f s; one mutant takes %.2f s)\n",
+              mod.number.c_str(), mod.slug.c_str(), r.outcomes.size(), visible, hidden, bad,
+              bad == 1 ? "fails" : "fail", r.seconds, r.outcomes.empty() ? 0.0 : build_run / r.outcomes.size());
+  if (r.all_ran) {
+    const std::string path = root + "/" + mod.dir() + "/MUTANTS.md";
+    const std::string table = course::mutants_table(mod, r.outcomes);
+    if (!course::file_exists(path) || course::read_text_file(path) != table) {
+      course::write_file_atomic(path, table);
+      std::printf("  wrote %s/MUTANTS.md\n", mod.dir().c_str());
+    }
+  }
+  return r.ok();
+}
+
+}  // namespace
+
 int course_check(const Args& args) {
-  const ArgParser p("nibble course-check", args, {"root", "solution-build", "student-build", "timeout"}, {"no-build"});
+  const ArgParser p("nibble course-check", args,
+                    {"root", "solution-build", "student-build", "mutant-build", "module", "mutant", "timeout"},
+                    {"no-build", "no-mutants"});
   if (p.help()) {
     std::printf(
-        "usage: nibble course-check --solution-build DIR --student-build DIR [--no-build] [--timeout S]\n"
+        "usage: nibble course-check --solution-build DIR --student-build DIR [--mutant-build DIR[,DIR...]]\n"
+        "                           [--module NN] [--mutant NAME] [--no-mutants] [--no-build] [--timeout S]\n"
         "  DIR of --solution-build is a normal build (solutions); --student-build one configured with\n"
         "  -DNIBBLE_STUDENT=ON (stubs). Checks: modules/ folders and the manifest agree, visible\n"
         "  points sum to 100, stubs are up to date, and every graded test (visible and hidden)\n"
         "  fails on the stubs and passes on the solutions, with the manifest's counts and points.\n"
-        "  Builds the module test programs in both trees first unless --no-build. Exit 1 on failure.\n");
+        "  --mutant-build DIR: a tree configured with -DNIBBLE_MUTANT_TREE=ON. Each mutant\n"
+        "  (modules/NN_slug/mutants/*.patch) is applied to a copy of its solution file, rebuilt and\n"
+        "  graded: it must lose visible points (hidden ones when labelled `caught: hidden`). The\n"
+        "  table goes to modules/NN_slug/MUTANTS.md. Several trees (DIR1,DIR2) share the mutants,\n"
+        "  one at a time each, side by side. The solution and student builds are optional\n"
+        "  with --mutant-build (give both or neither).\n"
+        "  --module NN: only that module's tests and mutants. --mutant NAME: only the mutants whose\n"
+        "  name contains NAME (MUTANTS.md is then left alone). --no-mutants: skip the mutants.\n"
+        "  Builds the module test programs in the trees first unless --no-build. Exit 1 on failure.\n");
     return 0;
   }
-  check(!p.get("solution-build", "").empty() && !p.get("student-build", "").empty(), "nibble course-check",
-        "--solution-build DIR and --student-build DIR are required", "run `nibble course-check --help`");
-  const std::string root = source_root(p);
   const std::string sol_build = p.get("solution-build", "");
   const std::string stu_build = p.get("student-build", "");
+  const std::string mut_build = p.flag("no-mutants") ? std::string() : p.get("mutant-build", "");
+  std::vector<std::string> mut_builds;
+  for (size_t a = 0; !mut_build.empty() && a <= mut_build.size();) {
+    const size_t comma = std::min(mut_build.find(',', a), mut_build.size());
+    if (comma > a) mut_builds.push_back(mut_build.substr(a, comma - a));
+    a = comma + 1;
+  }
+  const bool stubs_proof = !sol_build.empty() || !stu_build.empty();
+  check(sol_build.empty() == stu_build.empty(), "nibble course-check",
+        "--solution-build DIR and --student-build DIR go together", "run `nibble course-check --help`");
+  check(stubs_proof || !mut_build.empty(), "nibble course-check",
+        "--solution-build DIR and --student-build DIR (or --mutant-build DIR) are required",
+        "run `nibble course-check --help`");
+  const std::string root = source_root(p);
   const int timeout = static_cast<int>(p.get_int("timeout", 300, 1, kMaxTimeoutSeconds));
   const course::Manifest m = course_manifest(root, "nibble course-check");
+  std::vector<course::Module> modules = m.modules;
+  if (!p.get("module", "").empty()) modules = {m.get(module_number(p.get("module", "")))};
   bool ok = true;
 
   const auto layout = course::check_layout(m, root);
@@ -49,11 +117,14 @@ int course_check(const Args& args) {
 
   if (!p.flag("no-build")) {
     std::vector<std::string> targets;
-    for (const course::Module& mod : m.modules) {
+    for (const course::Module& mod : modules) {
       targets.push_back(course::test_target(mod, false));
       if (!mod.hidden.empty()) targets.push_back(course::test_target(mod, true));
     }
-    for (const std::string& b : {sol_build, stu_build}) {
+    std::vector<std::string> builds;
+    if (stubs_proof) builds = {sol_build, stu_build};
+    builds.insert(builds.end(), mut_builds.begin(), mut_builds.end());
+    for (const std::string& b : builds) {
       course::run_command("mkdir -p " + course::shell_quote(b + "/course"));
       const std::string log = b + "/course/course-check.build.log";
       if (!targets.empty() && course::build_targets(b, targets, log) != 0) {
@@ -63,7 +134,8 @@ int course_check(const Args& args) {
     }
   }
 
-  for (const course::Module& mod : m.modules) {
+  for (const course::Module& mod : modules) {
+    if (!stubs_proof) break;
     size_t total = 0;
     std::vector<std::string> problems;
     for (const bool hidden : {false, true}) {
@@ -89,6 +161,22 @@ int course_check(const Args& args) {
       std::printf("%s %s: FAILED\n", mod.number.c_str(), mod.slug.c_str());
       for (const std::string& pr : problems) std::printf("  %s\n", pr.c_str());
     }
+  }
+
+  if (!mut_build.empty()) {
+    std::printf("mutants: each is applied in one of %s, rebuilt and graded\n", mut_build.c_str());
+    std::fflush(stdout);
+    double seconds = 0.0;
+    size_t count = 0;
+    for (const course::Module& mod : modules)
+      ok = check_module_mutants(mod, root, mut_builds, p.get("mutant", ""), std::min(timeout, 120), seconds, count) && ok;
+    std::printf("mutants: %zu in %.1f s with %zu tree%s (%.2f s per mutant, including the baseline builds)\n", count,
+                seconds, mut_builds.size(), mut_builds.size() == 1 ? "" : "s",
+                count == 0 ? 0.0 : seconds / static_cast<double>(count));
+  } else {
+    size_t count = 0;
+    for (const course::Module& mod : modules) count += course::load_mutants(mod, root).mutants.size();
+    if (count > 0) std::printf("mutants: %zu not checked (give --mutant-build DIR)\n", count);
   }
   std::printf("course-check: %s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;

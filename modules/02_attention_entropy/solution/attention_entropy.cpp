@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "info_theory/entropy.h"  // module 01: entropy_bits(p, axis)
 
 namespace nibble {
 
@@ -86,9 +87,10 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
 Tensor attention_entropy_bits(const Tensor& weights) {
   validate_attention_weights(weights, "attention_entropy_bits");
   // BEGIN SOLUTION attention_entropy_bits
-  // 0 log 0 = 0: at w = 0 the clamp keeps log finite and w * log(...) is exactly 0.
-  const Tensor log2w = mul(log(clamp(weights, 1e-30f, 1e30f)), static_cast<float>(1.0 / std::log(2.0)));
-  return neg(sum(mul(weights, log2w), -1));  // [B, H, T]
+  // Each row (the last axis, the keys) is a distribution: its entropy is module 01's
+  // entropy_bits(p, axis) — the student's own — built from nibble ops, so it stays on the tape,
+  // with 0 log 0 = 0 for the masked keys.
+  return entropy_bits(weights, -1);  // [B, H, T]
   // END SOLUTION
 }
 
