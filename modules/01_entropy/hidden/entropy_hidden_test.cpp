@@ -227,6 +227,8 @@ GRADED_TEST(HuffmanHidden, UniformBytesGetEightBits, 3) {
   std::string all;
   for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
   const nibble::HuffmanCode code = nibble::huffman_code_for_text(all);
+  ASSERT_EQ(code.lengths.size(), 256u) << "one length per byte value";
+  ASSERT_EQ(code.codes.size(), 256u) << "one codeword per byte value";
   for (int b = 0; b < 256; ++b) {
     EXPECT_EQ(code.lengths[static_cast<size_t>(b)], 8) << "byte " << b;
     // canonical: symbol b gets the 8-bit binary of b
@@ -238,6 +240,8 @@ GRADED_TEST(HuffmanHidden, UniformBytesGetEightBits, 3) {
 
 GRADED_TEST(HuffmanHidden, SingleSymbolAndFibonacciDepth, 4) {
   const nibble::HuffmanCode one = nibble::huffman_code_for_text("zzzz");
+  ASSERT_EQ(one.lengths.size(), 256u) << "one length per byte value";
+  ASSERT_EQ(one.codes.size(), 256u) << "one codeword per byte value";
   EXPECT_EQ(one.codes['z'], "0") << "one symbol: one bit per occurrence";
   EXPECT_EQ(nibble::huffman_encode("zzzz", one), "0000");
   EXPECT_EQ(nibble::huffman_decode("0000", one), "zzzz");
@@ -245,6 +249,7 @@ GRADED_TEST(HuffmanHidden, SingleSymbolAndFibonacciDepth, 4) {
   std::vector<double> fib = {1, 1};
   while (fib.size() < 20) fib.push_back(fib[fib.size() - 1] + fib[fib.size() - 2]);
   const std::vector<int> lengths = nibble::huffman_code_lengths(fib);
+  ASSERT_EQ(lengths.size(), 20u) << "one length per weight";
   EXPECT_EQ(lengths[0], 19);
   EXPECT_EQ(lengths[1], 19);
   for (size_t i = 2; i < 20; ++i) EXPECT_EQ(lengths[i], static_cast<int>(20 - i)) << "symbol " << i;
