@@ -22,7 +22,12 @@ std::pair<Tensor, Tensor> split_factors(const Tensor& w, int64_t rank, const std
           mul(s.Vh, root.unsqueeze(1)).contiguous()};           // rows of Vh scaled
 }
 
+// Copies a factor into a layer's parameter; the sizes must agree (a wrong svd() must not write
+// past the parameter's storage).
 void copy_into(Tensor& dst, const Tensor& src) {
+  NIBBLE_CHECK(src.numel() == dst.numel(), "LowRank layer",
+               "a factor " + src.shape_str() + " does not fit the parameter " + dst.shape_str(),
+               "svd() must return U [m, p], S [p], Vh [p, n] for a weight [m, n]");
   const Tensor c = src.contiguous();
   std::copy(c.data(), c.data() + c.numel(), dst.data());
 }

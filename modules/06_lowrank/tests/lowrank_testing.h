@@ -16,6 +16,12 @@ namespace lowrank_testing {
 
 using nibble::Tensor;
 
+// worst = max(worst, x), where a NaN x makes the result NaN (std::max would drop it), so a
+// NaN anywhere fails every EXPECT_LT(worst, tolerance).
+inline void keep_worst(double& worst, double x) {
+  if (!(x <= worst)) worst = x;
+}
+
 // Row-major doubles of a 2-D or 1-D tensor.
 inline std::vector<double> doubles(const Tensor& t) {
   const std::vector<float> v = t.contiguous().to_vector();
@@ -68,6 +74,7 @@ inline Tensor gaussian(int64_t m, int64_t n, uint64_t seed) {
 
 // max |(XᵀX − I)_ij| for the columns of X [r, c] (rows = false: for the rows of X, XXᵀ − I).
 inline double orthonormality_error(const Tensor& x, bool columns) {
+  if (x.dim() != 2) return INFINITY;
   const std::vector<double> d = doubles(x);
   const int64_t r = x.size(0), c = x.size(1);
   const int64_t k = columns ? c : r, len = columns ? r : c;
@@ -77,21 +84,24 @@ inline double orthonormality_error(const Tensor& x, bool columns) {
     for (int64_t b = a; b < k; ++b) {
       double s = 0.0;
       for (int64_t i = 0; i < len; ++i) s += at(a, i) * at(b, i);
-      worst = std::max(worst, std::fabs(s - (a == b ? 1.0 : 0.0)));
+      keep_worst(worst, std::fabs(s - (a == b ? 1.0 : 0.0)));
     }
   return worst;
 }
 
 // max |A − U diag(S) Vh| over the entries, in double.
 inline double reconstruction_error(const Tensor& a, const nibble::Svd& s) {
+  const int64_t m = a.size(0), n = a.size(1), p = s.S.dim() == 1 ? s.S.size(0) : -1;
+  if (s.U.dim() != 2 || s.Vh.dim() != 2 || s.U.size(0) != m || s.U.size(1) != p || s.Vh.size(0) != p ||
+      s.Vh.size(1) != n)
+    return INFINITY;  // shapes that do not fit A = U diag(S) Vh
   const std::vector<double> A = doubles(a), U = doubles(s.U), S = doubles(s.S), V = doubles(s.Vh);
-  const int64_t m = a.size(0), n = a.size(1), p = s.S.size(0);
   double worst = 0.0;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double x = 0.0;
       for (int64_t c = 0; c < p; ++c) x += U[i * p + c] * S[c] * V[c * n + j];
-      worst = std::max(worst, std::fabs(x - A[i * n + j]));
+      keep_worst(worst, std::fabs(x - A[i * n + j]));
     }
   return worst;
 }
@@ -110,6 +120,7 @@ inline bool signs_canonical(const Tensor& U) {
 }
 
 inline double frobenius_diff(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return INFINITY;
   const std::vector<double> x = doubles(a), y = doubles(b);
   double s = 0.0;
   for (size_t i = 0; i < x.size(); ++i) s += (x[i] - y[i]) * (x[i] - y[i]);
