@@ -16,6 +16,7 @@ struct Command {
 
 int demo(const Args& args);
 int train(const Args& args);
+int lowrank_image(const Args& args);  // module 06's photo demo
 // The course (modules/): one file each.
 int modules(const Args& args);
 int test_module(const Args& args);

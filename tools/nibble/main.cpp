@@ -12,6 +12,7 @@ namespace {
 const nibble::cli::Command kCommands[] = {
     {"demo", "train a tiny model with autograd and show what it learned", nibble::cli::demo},
     {"train", "train the Fashion-MNIST MLP or CNN and save a checkpoint", nibble::cli::train},
+    {"lowrank-image", "compress a photo by SVD rank: PNGs, PSNR and bytes per rank", nibble::cli::lowrank_image},
     {"modules", "list the course's modules, their points and your last results", nibble::cli::modules},
     {"test", "build and run a module's graded tests: `nibble test 01`", nibble::cli::test_module},
     {"status", "your points per module and the milestones you unlocked", nibble::cli::status},
