@@ -115,6 +115,13 @@ TEST(LowRankLinear, NamesParametersAndFineTunes) {
     opt.step();
   }
   EXPECT_LT(last, first) << "fine-tuning the factors lowers the loss";
+  // Without a bias: two weights only, and full rank reproduces the layer.
+  nibble::nn::Linear plain(6, 4, false);
+  auto exact = nibble::nn::LowRankLinear::from_linear(plain, 4);
+  EXPECT_EQ(exact->named_parameters().size(), 2u);
+  nibble::NoGradGuard no_grad;
+  const Tensor z = Tensor::randn({3, 6});
+  EXPECT_LT(max_abs_diff(plain.forward(z), exact->forward(z)), 1e-5);
 }
 
 TEST(LowRankConv2d, StridedPaddedFullRankReproducesTheConv) {
