@@ -45,8 +45,9 @@ void validate_rank(int64_t rank, int64_t limit, const std::string& function, con
 // Throws unless S is a defined, non-empty 1-D tensor of finite values >= 0 in descending order.
 void validate_singular_values(const Tensor& S, const std::string& function);
 
-// Applies the sign rule of Svd in place: flips column j of U and row j of Vh when the entry of
-// largest magnitude of U's column j (the first one on exact ties) is negative.
+// Applies the sign rule of Svd: svd.U and svd.Vh become copies in which column j of U and row j of
+// Vh are negated when the entry of largest magnitude of U's column j (the first one on exact ties)
+// is negative.
 void canonicalize_signs(Svd& svd);
 
 // The first k singular triples: U[:, :k], S[:k], Vh[:k, :]. Needs 1 <= k <= S.size(0).
