@@ -2,6 +2,9 @@
 // Library code includes the specific headers it needs instead.
 #pragma once
 
+#include "compression/lowrank.h"
+#include "compression/lowrank_image.h"
+#include "compression/lowrank_layers.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/gemm.h"

@@ -16,6 +16,8 @@ struct Command {
 
 int demo(const Args& args);
 int train(const Args& args);
+int lowrank_image(const Args& args);   // module 06: photos by rank
+int lowrank_report(const Args& args);  // module 06: spectra, accuracy and latency of factored layers
 // The course (modules/): one file each.
 int modules(const Args& args);
 int test_module(const Args& args);
