@@ -39,8 +39,8 @@ LowRankLinear::LowRankLinear(int64_t in, int64_t out, int64_t r, bool bias)
   NIBBLE_CHECK(in > 0 && out > 0, "LowRankLinear",
                "features must be positive, got in=" + std::to_string(in) + " out=" + std::to_string(out));
   validate_rank(r, std::min(in, out), "LowRankLinear", "min(in, out) = " + std::to_string(std::min(in, out)));
-  down = register_module("down", std::make_shared<Linear>(in, r, false));
-  up = register_module("up", std::make_shared<Linear>(r, out, bias));
+  register_module("down", std::make_shared<Linear>(in, r, false));
+  register_module("up", std::make_shared<Linear>(r, out, bias));
 }
 
 std::shared_ptr<LowRankLinear> LowRankLinear::from_linear(const Linear& linear, int64_t rank) {
@@ -48,20 +48,32 @@ std::shared_ptr<LowRankLinear> LowRankLinear::from_linear(const Linear& linear, 
   const auto [left, right] = split_factors(linear.weight, rank, "LowRankLinear::from_linear");
   auto layer = std::make_shared<LowRankLinear>(linear.in_features, linear.out_features, rank,
                                                linear.bias.defined());
-  copy_into(layer->down->weight, right);  // [r, in]
-  copy_into(layer->up->weight, left);     // [out, r]
-  if (linear.bias.defined()) copy_into(layer->up->bias, linear.bias);
+  copy_into(layer->down().weight, right);  // [r, in]
+  copy_into(layer->up().weight, left);     // [out, r]
+  if (linear.bias.defined()) copy_into(layer->up().bias, linear.bias);
   return layer;
 }
 
 Tensor LowRankLinear::forward(const Tensor& x) {
   // x [..., in] -> [..., r] -> [..., out]
-  return up->forward(down->forward(x));
+  return child("up")(child("down")(x));
 }
 
 Tensor LowRankLinear::weight() const {
   NoGradGuard no_grad;
-  return matmul(up->weight, down->weight);  // [out, r] @ [r, in]
+  return matmul(up().weight, down().weight);  // [out, r] @ [r, in]
+}
+
+LowRankConv2d::LowRankConv2d(int64_t ic, int64_t oc, int64_t r, Size2 kernel, Conv2dOptions options, bool bias)
+    : in_channels(ic), out_channels(oc), rank(r), kernel_size(kernel) {
+  NIBBLE_CHECK(ic > 0 && oc > 0, "LowRankConv2d",
+               "channels must be positive, got in=" + std::to_string(ic) + " out=" + std::to_string(oc));
+  NIBBLE_CHECK(options.groups == 1, "LowRankConv2d", "groups = " + std::to_string(options.groups) + " is not supported",
+               "factor a grouped convolution group by group");
+  const int64_t cols = ic * kernel.h * kernel.w;
+  validate_rank(r, std::min(oc, cols), "LowRankConv2d", "min(OC, IC·KH·KW) = " + std::to_string(std::min(oc, cols)));
+  register_module("reduce", std::make_shared<Conv2d>(ic, r, kernel, options, false));
+  register_module("expand", std::make_shared<Conv2d>(r, oc, Size2(1), Conv2dOptions{}, bias));
 }
 
 std::shared_ptr<LowRankConv2d> LowRankConv2d::from_conv(const Conv2d& conv, int64_t rank) {
@@ -74,31 +86,23 @@ std::shared_ptr<LowRankConv2d> LowRankConv2d::from_conv(const Conv2d& conv, int6
   // weight [OC, IC, KH, KW] as the matrix [OC, IC·KH·KW]: row o is filter o, flattened.
   const auto [left, right] =
       split_factors(conv.weight.reshape({oc, ic * kh * kw}), rank, "LowRankConv2d::from_conv");
-  std::shared_ptr<LowRankConv2d> layer(new LowRankConv2d());
-  layer->in_channels = ic;
-  layer->out_channels = oc;
-  layer->rank = rank;
-  layer->kernel_size = conv.kernel_size;
-  layer->reduce = layer->register_module("reduce", std::make_shared<Conv2d>(ic, rank, conv.kernel_size,
-                                                                            conv.options, false));
-  layer->expand = layer->register_module(
-      "expand", std::make_shared<Conv2d>(rank, oc, Size2(1), Conv2dOptions{}, conv.bias.defined()));
-  copy_into(layer->reduce->weight, right);  // [r, IC·KH·KW] -> [r, IC, KH, KW]
-  copy_into(layer->expand->weight, left);   // [OC, r]       -> [OC, r, 1, 1]
-  if (conv.bias.defined()) copy_into(layer->expand->bias, conv.bias);
+  auto layer = std::make_shared<LowRankConv2d>(ic, oc, rank, conv.kernel_size, conv.options, conv.bias.defined());
+  copy_into(layer->reduce().weight, right);  // [r, IC·KH·KW] -> [r, IC, KH, KW]
+  copy_into(layer->expand().weight, left);   // [OC, r]       -> [OC, r, 1, 1]
+  if (conv.bias.defined()) copy_into(layer->expand().bias, conv.bias);
   return layer;
 }
 
 Tensor LowRankConv2d::forward(const Tensor& x) {
   // [N, IC, H, W] -> [N, r, OH, OW] -> [N, OC, OH, OW]
-  return expand->forward(reduce->forward(x));
+  return child("expand")(child("reduce")(x));
 }
 
 Tensor LowRankConv2d::weight() const {
   NoGradGuard no_grad;
   const int64_t kh = kernel_size.h, kw = kernel_size.w;
-  return matmul(expand->weight.reshape({out_channels, rank}),
-                reduce->weight.reshape({rank, in_channels * kh * kw}))
+  return matmul(expand().weight.reshape({out_channels, rank}),
+                reduce().weight.reshape({rank, in_channels * kh * kw}))
       .reshape({out_channels, in_channels, kh, kw});
 }
 
@@ -115,40 +119,16 @@ int64_t LowRankConv2d::dense_macs_per_pixel() const {
 namespace nibble {
 
 std::shared_ptr<nn::LowRankLinear> factorize_linear(nn::Module& model, const std::string& name, int64_t rank) {
-  // Walk the dotted name through the children: "blocks.0.fc" -> blocks -> 0 -> fc.
-  std::shared_ptr<nn::Module> found;
-  const nn::Module* parent = &model;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = name.find('.', start);
-    const std::string part = name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    std::string children;
-    found = nullptr;
-    for (const auto& [child_name, child] : parent->named_children()) {
-      children += (children.empty() ? "" : ", ") + child_name;
-      if (child_name == part) found = child;
-    }
-    NIBBLE_CHECK(found != nullptr, "factorize_linear",
-                 "model has no submodule '" + name + "' ('" + part + "' is not among: " +
-                     (children.empty() ? std::string("no children") : children) + ")",
-                 "names are those of named_parameters() without the last part, e.g. \"fc1\"");
-    if (dot == std::string::npos) break;
-    parent = found.get();
-    start = dot + 1;
-  }
-  const auto linear = std::dynamic_pointer_cast<nn::Linear>(found);
-  NIBBLE_CHECK(linear != nullptr, "factorize_linear",
-               "submodule '" + name + "' is a " + found->name() + ", not a Linear",
+  // get_submodule names the missing part of a dotted name ("blocks.0.fc": blocks -> 0 -> fc).
+  nn::Module& found = model.get_submodule(name);
+  const auto* linear = dynamic_cast<const nn::Linear*>(&found);
+  NIBBLE_CHECK(linear != nullptr, "factorize_linear", "submodule '" + name + "' is a " + found.name() + ", not a Linear",
                "factor convolutions with nn::LowRankConv2d::from_conv");
   validate_rank(rank, std::min(linear->in_features, linear->out_features), "factorize_linear",
                 "min(in, out) = " + std::to_string(std::min(linear->in_features, linear->out_features)));
-  // TODO(lead): model.replace_module(name, ...) after the surgery API lands:
-  //   auto layer = nn::LowRankLinear::from_linear(*linear, rank);
-  //   model.replace_module(name, layer);
-  //   return layer;
-  fail("factorize_linear", "not available yet: replacing '" + name + "' needs nn::Module::replace_module",
-       "until model surgery lands, build nn::LowRankLinear::from_linear(layer, rank) and use it in your "
-       "model's forward yourself");
+  auto layer = nn::LowRankLinear::from_linear(*linear, rank);  // may throw: the model is untouched until here
+  model.replace_module(name, layer);
+  return layer;
 }
 
 }  // namespace nibble

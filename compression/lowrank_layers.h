@@ -12,7 +12,9 @@
 // up = U_r sqrt(S_r)), so both factors have the same singular values and similar magnitudes.
 // Fine-tuning then moves both at a comparable pace under one learning rate, and the ranges a
 // later int8 quantizer sees stay balanced (putting all of S in one factor makes it σ_1/1 larger).
-// Both are ordinary Modules: their parameters train, save and load like any other.
+// Both are ordinary Modules: their parameters train, save and load like any other; they call their
+// two factors through the registry (child("down") …) so surgery inside them works too, and clone()
+// rebuilds them through make_like().
 #pragma once
 
 #include <cstdint>
@@ -43,13 +45,22 @@ class LowRankLinear : public Module {
   int64_t macs() const { return rank * (in_features + out_features); }
   int64_t dense_macs() const { return in_features * out_features; }
 
+  Linear& down() const { return get_submodule_as<Linear>("down"); }  // in -> r, weight [r, in], no bias
+  Linear& up() const { return get_submodule_as<Linear>("up"); }  // r -> out, weight [out, r], bias [out]
+
   int64_t in_features, out_features, rank;
-  std::shared_ptr<Linear> down;  // in -> r, weight [r, in], no bias
-  std::shared_ptr<Linear> up;    // r -> out, weight [out, r], bias [out] when the original had one
+
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<LowRankLinear>(in_features, out_features, rank, up().bias.defined());
+  }
 };
 
 class LowRankConv2d : public Module {
  public:
+  // A randomly initialised factored convolution: IC -> r with `kernel_size` and `options`, then 1×1 r -> OC.
+  LowRankConv2d(int64_t in_channels, int64_t out_channels, int64_t rank, Size2 kernel_size,
+                Conv2dOptions options = {}, bool bias = true);
   // groups must be 1. 1 <= rank <= min(OC, IC·KH·KW).
   static std::shared_ptr<LowRankConv2d> from_conv(const Conv2d& conv, int64_t rank);
 
@@ -62,13 +73,17 @@ class LowRankConv2d : public Module {
   int64_t macs_per_pixel() const;
   int64_t dense_macs_per_pixel() const;
 
+  Conv2d& reduce() const { return get_submodule_as<Conv2d>("reduce"); }  // IC -> r, K×K, original stride/padding
+  Conv2d& expand() const { return get_submodule_as<Conv2d>("expand"); }  // r -> OC, 1×1
+
   int64_t in_channels = 0, out_channels = 0, rank = 0;
   Size2 kernel_size;
-  std::shared_ptr<Conv2d> reduce;  // IC -> r, K×K, the original stride/padding/dilation
-  std::shared_ptr<Conv2d> expand;  // r -> OC, 1×1
 
- private:
-  LowRankConv2d() = default;
+ protected:
+  std::shared_ptr<Module> make_like() const override {
+    return std::make_shared<LowRankConv2d>(in_channels, out_channels, rank, kernel_size, reduce().options,
+                                           expand().bias.defined());
+  }
 };
 
 }  // namespace nibble::nn
@@ -76,10 +91,9 @@ class LowRankConv2d : public Module {
 namespace nibble {
 
 // Replaces the Linear named `name` (e.g. "fc1", "blocks.0.mlp.fc") inside `model` by its rank-r
-// LowRankLinear and returns the new layer.
-// NOT AVAILABLE YET: it needs nn::Module::replace_module (model surgery). Today it finds and checks
-// the layer (unknown name, not a Linear, bad rank -> nibble::Error) and then throws
-// nibble::Error "factorize_linear: not available yet".
+// LowRankLinear (model surgery: nn::Module::replace_module) and returns the new layer. parameters(),
+// state_dict() and forward() see the factored layer from then on: build the optimizer for fine-tuning
+// after this call. Unknown name, not a Linear, or a bad rank -> nibble::Error, and the model is unchanged.
 std::shared_ptr<nn::LowRankLinear> factorize_linear(nn::Module& model, const std::string& name, int64_t rank);
 
 }  // namespace nibble

@@ -4,12 +4,28 @@
 // Axes may be negative (-1 is the last). Bad shapes or axes throw nibble::Error naming the op.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "core/tensor.h"
 
 namespace nibble {
+
+// The tensor ops below share their names with <cmath>'s functions (log2, round, exp ...). Inside
+// namespace nibble — where module solutions and stubs live — an unqualified `log2(p)` on a double
+// would otherwise find only nibble::log2(const Tensor&) and fail to compile; these bring the scalar
+// overloads into the same overload set, so both `log2(0.5)` and `log2(tensor)` work.
+using std::abs;
+using std::exp;
+using std::floor;
+using std::log;
+using std::log2;
+using std::pow;
+using std::round;
+using std::sqrt;
+using std::tanh;
 
 // ---- elementwise, binary (broadcasting) -- core/ops/elementwise.cpp ---------------------------
 Tensor add(const Tensor& a, const Tensor& b);

@@ -91,8 +91,8 @@ TEST(LowRankLinear, NamesParametersAndFineTunes) {
   // Both factors carry sqrt(S): their row/column norms agree factor by factor.
   for (int64_t j = 0; j < 3; ++j) {
     double down = 0.0, up = 0.0;
-    for (int64_t i = 0; i < 16; ++i) down += std::pow(layer->down->weight.at({j, i}), 2.0f);
-    for (int64_t i = 0; i < 10; ++i) up += std::pow(layer->up->weight.at({i, j}), 2.0f);
+    for (int64_t i = 0; i < 16; ++i) down += std::pow(layer->down().weight.at({j, i}), 2.0f);
+    for (int64_t i = 0; i < 10; ++i) up += std::pow(layer->up().weight.at({i, j}), 2.0f);
     EXPECT_NEAR(down, up, 1e-5) << "factor " << j << ": both hold sqrt(σ_j)";
   }
   // Fine-tuning: gradients reach both factors and SGD lowers the loss towards a dense target.
@@ -110,7 +110,7 @@ TEST(LowRankLinear, NamesParametersAndFineTunes) {
     opt.zero_grad();
     Tensor loss = nibble::mse_loss(layer->forward(x), target);
     loss.backward();
-    ASSERT_TRUE(layer->down->weight.grad().defined()) << "gradient reaches down.weight";
+    ASSERT_TRUE(layer->down().weight.grad().defined()) << "gradient reaches down.weight";
     (step == 0 ? first : last) = loss.item();
     opt.step();
   }
@@ -142,18 +142,34 @@ TEST(LowRankConv2d, StridedPaddedFullRankReproducesTheConv) {
   EXPECT_NE(error_of([&] { nibble::nn::LowRankConv2d::from_conv(grouped, 2); }).find("groups = 2"), std::string::npos);
 }
 
-TEST(LowRank, FactorizeLinearChecksThenSaysNotAvailableYet) {
-  // When model surgery (nn::Module::replace_module) lands, factorize_linear replaces the layer and
-  // this test must be rewritten to check the replacement.
+TEST(LowRank, FactorizeLinearReplacesTheLayerByModelSurgery) {
+  nibble::manual_seed(3);
   nibble::nn::Sequential model;
   model.push_back(std::make_shared<nibble::nn::Linear>(8, 4));
   model.push_back(std::make_shared<nibble::nn::ReLU>());
+  const Tensor x = Tensor::randn({5, 8});
+  const Tensor dense_weight = model.get_submodule_as<nibble::nn::Linear>("0").weight.clone();
   const std::string unknown = error_of([&] { nibble::factorize_linear(model, "fc9", 2); });
   EXPECT_NE(unknown.find("no submodule 'fc9'"), std::string::npos) << unknown;
   EXPECT_NE(unknown.find("0, 1"), std::string::npos) << "lists the children: " << unknown;
   EXPECT_NE(error_of([&] { nibble::factorize_linear(model, "1", 2); }).find("not a Linear"), std::string::npos);
   EXPECT_NE(error_of([&] { nibble::factorize_linear(model, "0", 5); }).find("rank = 5"), std::string::npos);
-  EXPECT_NE(error_of([&] { nibble::factorize_linear(model, "0", 2); }).find("not available yet"), std::string::npos);
+  EXPECT_EQ(model.parameter_count(), 8 * 4 + 4) << "a rejected call leaves the model unchanged";
+
+  const auto layer = nibble::factorize_linear(model, "0", 2);
+  // The registry, the parameter list and forward all see the factored layer.
+  EXPECT_EQ(&model.get_submodule("0"), layer.get());
+  EXPECT_EQ(model.parameter_count(), 2 * 8 + 4 * 2 + 4);
+  EXPECT_EQ(model.state_dict()[0].first, "0.down.weight");
+  nibble::NoGradGuard no_grad;
+  // The model's output through the registry equals relu(x (up·down)^T + b) from the factor product.
+  const Tensor expected = relu(add(matmul(x, layer->weight().t()), layer->up().bias));
+  EXPECT_LT(max_abs_diff(model.forward(x), expected), 1e-5);
+  // Rank 2 of a random 4x8 matrix is a real truncation: the output differs from the dense layer's.
+  EXPECT_GT(max_abs_diff(layer->weight(), dense_weight), 1e-3);
+  // A clone of the factored model is structurally the same and independent.
+  const auto copy = model.clone();
+  EXPECT_LT(max_abs_diff(copy->forward(x), model.forward(x)), 1e-7);
 }
 
 TEST(LowRankImage, PsnrByHand) {

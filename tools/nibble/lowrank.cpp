@@ -113,8 +113,8 @@ struct Layer {
   std::string name;
   Tensor weight;       // the live parameter (written in place for the accuracy runs)
   Shape input;         // batch-256 input of the layer, for the latency runs
-  std::shared_ptr<nn::Linear> linear;
-  std::shared_ptr<nn::Conv2d> conv;
+  nn::Linear* linear;  // one of the two is set; the model (kept alive by the caller) owns the layer
+  nn::Conv2d* conv;
   Tensor matrix() const { return weight.reshape({weight.size(0), weight.numel() / weight.size(0)}); }
 };
 
@@ -156,16 +156,16 @@ int lowrank_report(const Args& args) {
   if (kind == "mlp") {
     auto m = std::make_shared<nn::FashionMlp>();
     nn::load(*m, path);
-    layers = {{"fc1", m->fc1->weight, {256, 784}, m->fc1, nullptr},
-              {"fc2", m->fc2->weight, {256, 256}, m->fc2, nullptr},
-              {"fc3", m->fc3->weight, {256, 128}, m->fc3, nullptr}};
+    layers = {{"fc1", m->fc1().weight, {256, 784}, &m->fc1(), nullptr},
+              {"fc2", m->fc2().weight, {256, 256}, &m->fc2(), nullptr},
+              {"fc3", m->fc3().weight, {256, 128}, &m->fc3(), nullptr}};
     model = m;
   } else {
     auto m = std::make_shared<nn::FashionCnn>();
     nn::load(*m, path);
-    layers = {{"conv1", m->conv1->weight, {256, 1, 28, 28}, nullptr, m->conv1},
-              {"conv2", m->conv2->weight, {256, 8, 14, 14}, nullptr, m->conv2},
-              {"fc", m->fc->weight, {256, 784}, m->fc, nullptr}};
+    layers = {{"conv1", m->conv1().weight, {256, 1, 28, 28}, nullptr, &m->conv1()},
+              {"conv2", m->conv2().weight, {256, 8, 14, 14}, nullptr, &m->conv2()},
+              {"fc", m->fc().weight, {256, 784}, &m->fc(), nullptr}};
     model = m;
   }
   const data::FashionMnist test = data::load_fashion_mnist("test");
