@@ -147,6 +147,7 @@ TEST(CourseFeedback, PrerequisitesThatAreNotCompleteAreNamedWithTheCommand) {
             std::vector<std::string>{"warning: module 02 builds on module 01 (basics), which has 0/100: "
                                      "finish it first (`nibble test 01`)"});
   Grade full = grade_report(m.get("01"), false, read_gtest_report(kStubReport, "r.json"));
+  for (TestOutcome& t : full.tests) t.passed = true;  // a consistent record: earned is the sum of passed tests
   full.earned = full.possible;
   save_result(build.root(), full);
   results = load_results(build.root());

@@ -135,9 +135,11 @@ Mutant parse_mutant(const std::string& text, const std::string& file) {
   if (!have_function || m.function.empty()) error_at(file, 1, "no '# function: <signature>' line");
   if (!have_mistake || m.mistake.empty()) error_at(file, 1, "no '# mistake: <what is wrong>' line");
   if (!have_caught) error_at(file, 1, "no '# caught: visible' (or hidden) line");
-  if (function_name(m.function) != m.name.substr(0, dashes))
-    error_at(file, 1, "the file name starts with '" + m.name.substr(0, dashes) + "' but the function is '" +
-                          function_name(m.function) + "'");
+  // The name starts with the function's name; an overload may add a suffix ("entropy_bits_tensor--…").
+  const std::string prefix = m.name.substr(0, dashes), fn = function_name(m.function);
+  if (prefix != fn && prefix.rfind(fn + "_", 0) != 0)
+    error_at(file, 1, "the file name starts with '" + prefix + "' but the function is '" + fn + "' (name it '" + fn +
+                          "--<mistake>.patch', or '" + fn + "_<overload>--<mistake>.patch' for an overload)");
   if (i == lines.size()) error_at(file, static_cast<int>(lines.size()), "no diff: expected a '--- a/<owned file>' line");
 
   const std::string old_path = diff_path(lines[i].substr(4), "a", file, static_cast<int>(i) + 1);
