@@ -1,0 +1,173 @@
+// clang::Interpreter behind nibble::repl::Session (see session.h).
+#include "tools/kernel/session.h"
+
+#include <cctype>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <clang/Frontend/CompilerInstance.h>
+#include <clang/Frontend/TextDiagnosticPrinter.h>
+#include <clang/Interpreter/Interpreter.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "core/error.h"
+
+namespace nibble::repl {
+
+SessionOptions default_options() {
+  SessionOptions o;
+  o.include_dirs = {NIBBLE_REPL_SOURCE_DIR};
+  o.resource_dir = NIBBLE_REPL_CLANG_RESOURCE_DIR;
+  return o;
+}
+
+struct Session::Impl {
+  std::vector<std::string> args;  // clang keeps pointers into these
+  std::string diag_text;
+  llvm::raw_string_ostream diag_stream{diag_text};
+  std::unique_ptr<clang::Interpreter> interp;
+  std::set<std::string> words;                // for complete()
+  std::vector<std::string> header_lines;      // for inspect(): the library's headers, line by line
+  std::string source_dir;
+
+  std::string take_diagnostics() {
+    diag_stream.flush();
+    std::string s;
+    s.swap(diag_text);
+    return s;
+  }
+
+  void learn_words(const std::string& text) {
+    static const std::regex ident("[A-Za-z_][A-Za-z0-9_]{2,}");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), ident); it != std::sregex_iterator(); ++it)
+      words.insert(it->str());
+  }
+
+  void read_headers() {
+    // The umbrella header names every public header: read each once for names and comments.
+    const std::string umbrella = source_dir + "/nibble.h";
+    std::ifstream in(umbrella);
+    std::string line;
+    static const std::regex inc("#include \"([^\"]+)\"");
+    std::vector<std::string> files;
+    while (std::getline(in, line)) {
+      std::smatch m;
+      if (std::regex_search(line, m, inc)) files.push_back(source_dir + "/" + m[1].str());
+    }
+    for (const std::string& f : files) {
+      std::ifstream h(f);
+      const std::string text((std::istreambuf_iterator<char>(h)), std::istreambuf_iterator<char>());
+      learn_words(text);
+      std::istringstream lines(text);
+      while (std::getline(lines, line)) header_lines.push_back(line);
+    }
+  }
+};
+
+Session::Session(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  Impl& s = *impl_;
+  s.source_dir = options.include_dirs.empty() ? std::string(".") : options.include_dirs.front();
+  s.args = {"-xc++", "-std=c++17", "-fno-color-diagnostics"};
+  if (!options.resource_dir.empty()) {
+    s.args.push_back("-resource-dir");
+    s.args.push_back(options.resource_dir);
+  }
+  for (const std::string& d : options.include_dirs) s.args.push_back("-I" + d);
+  for (const std::string& a : options.extra_args) s.args.push_back(a);
+  std::vector<const char*> argv;
+  for (const std::string& a : s.args) argv.push_back(a.c_str());
+
+  auto ci = clang::IncrementalCompilerBuilder::create(argv);
+  if (!ci) fail("nibble::repl::Session", "clang could not be set up: " + llvm::toString(ci.takeError()),
+                "check the compiler flags in SessionOptions");
+  // The diagnostics of each cell go to a string: an error reply carries the compiler's message.
+  (*ci)->getDiagnostics().setClient(new clang::TextDiagnosticPrinter(s.diag_stream, &(*ci)->getDiagnosticOpts()),
+                                    /*ShouldOwnClient=*/true);
+  auto interp = clang::Interpreter::create(std::move(*ci));
+  if (!interp) fail("nibble::repl::Session", "clang's interpreter failed to start: " + llvm::toString(interp.takeError()),
+                    "is the clang 16 resource dir right? (" + options.resource_dir + ")");
+  s.interp = std::move(*interp);
+  s.take_diagnostics();
+  s.read_headers();
+}
+
+Session::~Session() = default;
+
+CellResult Session::run(const std::string& code) {
+  Impl& s = *impl_;
+  CellResult r;
+  s.take_diagnostics();
+  try {
+    // A cell that fails to parse is cleaned up by clang 16 itself (IncrementalParser drops the
+    // partial translation unit), so no Undo here: Undo would remove the previous, good cell.
+    if (llvm::Error err = s.interp->ParseAndExecute(code)) {
+      r.ok = false;
+      r.error_name = "CompileError";
+      r.error_value = s.take_diagnostics();
+      const std::string msg = llvm::toString(std::move(err));
+      if (r.error_value.empty()) r.error_value = msg;
+      return r;
+    }
+  } catch (const nibble::Error& e) {
+    r.ok = false;
+    r.error_name = "nibble::Error";
+    r.error_value = e.what();
+  } catch (const std::exception& e) {
+    r.ok = false;
+    r.error_name = "std::exception";
+    r.error_value = e.what();
+  } catch (...) {
+    r.ok = false;
+    r.error_name = "unknown exception";
+    r.error_value = "a cell threw something that is not a std::exception";
+  }
+  r.diagnostics = s.take_diagnostics();
+  s.learn_words(code);
+  return r;
+}
+
+std::vector<std::string> Session::complete(const std::string& prefix) const {
+  std::vector<std::string> out;
+  if (prefix.empty()) return out;
+  for (auto it = impl_->words.lower_bound(prefix); it != impl_->words.end() && it->rfind(prefix, 0) == 0; ++it)
+    if (*it != prefix) out.push_back(*it);
+  return out;
+}
+
+std::string Session::inspect(const std::string& word) const {
+  // The first declaration line in the headers that names `word(`, with the comment lines above it.
+  const std::string name = word.substr(word.rfind(':') == std::string::npos ? 0 : word.rfind(':') + 1);
+  if (name.empty()) return "";
+  const std::regex decl("\\b" + name + "\\s*\\(");
+  const std::vector<std::string>& lines = impl_->header_lines;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.find("//") == 0 || !std::regex_search(l, decl)) continue;
+    size_t first = i;
+    while (first > 0 && lines[first - 1].find("//") == 0) --first;
+    std::string doc;
+    for (size_t j = first; j <= i; ++j) doc += lines[j] + "\n";
+    return doc;
+  }
+  return "";
+}
+
+std::string word_at(const std::string& code, size_t cursor, size_t* start) {
+  cursor = std::min(cursor, code.size());
+  size_t b = cursor;
+  auto part = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  while (b > 0 && part(code[b - 1])) --b;
+  if (start) *start = b;
+  return code.substr(b, cursor - b);
+}
+
+}  // namespace nibble::repl
