@@ -108,14 +108,30 @@ CellResult Session::run(const std::string& code) {
   s.take_diagnostics();
   try {
     // A cell that fails to parse is cleaned up by clang 16 itself (IncrementalParser drops the
-    // partial translation unit), so no Undo here: Undo would remove the previous, good cell.
-    if (llvm::Error err = s.interp->ParseAndExecute(code)) {
+    // partial translation unit), so no Undo there: Undo would remove the previous, good cell.
+    auto ptu = s.interp->Parse(code);
+    if (!ptu) {
       r.ok = false;
       r.error_name = "CompileError";
       r.error_value = s.take_diagnostics();
-      const std::string msg = llvm::toString(std::move(err));
+      const std::string msg = llvm::toString(ptu.takeError());
       if (r.error_value.empty()) r.error_value = msg;
       return r;
+    }
+    if (ptu->TheModule) {
+      if (llvm::Error err = s.interp->Execute(*ptu)) {
+        // Compiled but could not be linked or run: drop it, so later cells do not see half of it.
+        r.ok = false;
+        r.error_name = "LinkError";
+        r.error_value = s.take_diagnostics() + llvm::toString(std::move(err));
+        // ORC prints the missing names to stderr; the usual cause is worth a hint.
+        if (r.error_value.find("Failed to materialize") != std::string::npos)
+          r.error_value += "\n  hint: a name defined at the top level of an earlier cell as `const`, `constexpr` or "
+                           "`static` has internal linkage, which clang 16 cannot reach from a later cell: drop the "
+                           "`const`/`static` or write `inline const`.";
+        if (llvm::Error undo = s.interp->Undo()) llvm::consumeError(std::move(undo));
+        return r;
+      }
     }
   } catch (const nibble::Error& e) {
     r.ok = false;
