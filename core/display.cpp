@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/io/image.h"
+
 namespace nibble {
 
 namespace {
@@ -93,5 +95,34 @@ MimeBundle mime_bundle(const Tensor& t) {
   html += "</div>";
   return MimeBundle{{"text/plain", to_string(t)}, {"text/html", html}};
 }
+
+std::string base64(const std::vector<unsigned char>& bytes) {
+  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    // Three bytes -> 24 bits -> four 6-bit digits; a short last group is padded with '='.
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = static_cast<uint32_t>(bytes[i]) << 16;
+    if (n > 1) v |= static_cast<uint32_t>(bytes[i + 1]) << 8;
+    if (n > 2) v |= bytes[i + 2];
+    out += digits[(v >> 18) & 63];
+    out += digits[(v >> 12) & 63];
+    out += n > 1 ? digits[(v >> 6) & 63] : '=';
+    out += n > 2 ? digits[v & 63] : '=';
+  }
+  return out;
+}
+
+MimeBundle heatmap_bundle(const Tensor& map, int64_t upscale) {
+  const std::string png = base64(io::heatmap_png(map, upscale));  // checks the shape and values
+  const std::vector<float> v = map.to_vector();
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return MimeBundle{{"image/png", png},
+                    {"text/plain", fmt::format("heatmap {} from {:.4g} (dark purple) to {:.4g} (yellow)",
+                                               map.shape_str(), *lo, *hi)}};
+}
+
+void display_heatmap(const Tensor& map, int64_t upscale) { display(heatmap_bundle(map, upscale)); }
 
 }  // namespace nibble

@@ -68,5 +68,33 @@ TEST(Display, UndefinedTensorIsAnError) {
   EXPECT_THROW(mime_bundle(Tensor()), Error);
 }
 
+TEST(Display, Base64MatchesRfc4648Vectors) {
+  // RFC 4648 section 10 test vectors.
+  auto b64 = [](const std::string& s) { return base64(std::vector<unsigned char>(s.begin(), s.end())); };
+  EXPECT_EQ(b64(""), "");
+  EXPECT_EQ(b64("f"), "Zg==");
+  EXPECT_EQ(b64("fo"), "Zm8=");
+  EXPECT_EQ(b64("foo"), "Zm9v");
+  EXPECT_EQ(b64("foob"), "Zm9vYg==");
+  EXPECT_EQ(b64("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(b64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64({0xff, 0xfe}), "//4=");
+}
+
+TEST(Display, HeatmapIsABase64PngOfTheUpscaledSize) {
+  const Tensor map = Tensor::from_vector({0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f}, {2, 3});
+  const MimeBundle b = heatmap_bundle(map, 4);
+  const std::string& png = b.at("image/png");
+  // The PNG signature 89 50 4E 47 0D 0A 1A 0A in base64 starts with "iVBORw0KGgo".
+  EXPECT_EQ(png.rfind("iVBORw0KGgo", 0), 0u);
+  // The IHDR chunk follows: width 12 = 3 * 4 and height 8 = 2 * 4 as big-endian 32-bit numbers at
+  // bytes 16..23; bytes 12..23 ("IHDR" + width + height) are base64 characters 16..31.
+  const std::vector<unsigned char> ihdr = {'I', 'H', 'D', 'R', 0, 0, 0, 12, 0, 0, 0, 8};
+  EXPECT_EQ(png.substr(16, 16), base64(ihdr));
+  EXPECT_NE(b.at("text/plain").find("[2, 3] from 0 (dark purple) to 5 (yellow)"), std::string::npos)
+      << b.at("text/plain");
+  EXPECT_THROW(heatmap_bundle(Tensor::ones({2, 2, 2})), Error);  // not a 2-d map
+}
+
 }  // namespace
 }  // namespace nibble

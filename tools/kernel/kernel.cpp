@@ -2,7 +2,8 @@
 // Session of session.h for the code), and the terminal notebook runner behind `nibble milestone run`.
 //
 //   nibble-kernel -f CONNECTION_FILE      started by Jupyter through kernel.json
-//   nibble-kernel --run NOTEBOOK.ipynb    runs the code cells in the terminal; exit 1 if a cell fails
+//   nibble-kernel --run NOTEBOOK.ipynb [FIGURE_DIR]   runs the code cells in the terminal (figures saved
+//                                         as PNG in FIGURE_DIR); exit 1 if a cell fails
 //
 // stdout/stderr of a cell (fd 1 and 2, so printf, fmt::print and std::cout alike) are redirected to
 // temporary files while it runs and published as stream messages when the cell ends or calls
@@ -181,16 +182,17 @@ class NibbleInterpreter : public xeus::xinterpreter {
 int usage() {
   std::fprintf(stderr,
                "usage: nibble-kernel -f CONNECTION_FILE     (Jupyter starts it through kernel.json)\n"
-               "       nibble-kernel --run NOTEBOOK.ipynb   (runs the code cells in the terminal)\n");
+               "       nibble-kernel --run NOTEBOOK.ipynb [FIGURE_DIR]   (runs the code cells in the terminal)\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "--run") == 0) {
+  if ((argc == 3 || argc == 4) && std::strcmp(argv[1], "--run") == 0) {
     try {
-      const nibble::repl::NotebookRun run = nibble::repl::run_notebook(argv[2], /*echo_headers=*/true);
+      const nibble::repl::NotebookRun run =
+          nibble::repl::run_notebook(argv[2], /*echo_headers=*/true, argc == 4 ? argv[3] : "");
       std::printf("%s: %d code cells, %s\n", argv[2], run.cells,
                   run.failed_cell < 0 ? "all ran" : ("cell " + std::to_string(run.failed_cell) + " failed").c_str());
       return run.failed_cell < 0 ? 0 : 1;

@@ -2,6 +2,8 @@
 #include "tools/kernel/notebook.h"
 
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -40,17 +42,49 @@ std::vector<std::string> read_code_cells(const std::string& ipynb_path) {
   return cells;
 }
 
-NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers) {
+std::vector<unsigned char> from_base64(const std::string& text) {
+  std::vector<unsigned char> out;
+  uint32_t bits = 0;
+  int have = 0;
+  for (char c : text) {
+    if (c == '=' || c == '\n') continue;
+    const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char* at = std::strchr(digits, c);
+    check(at != nullptr && c != '\0', "nibble::repl::from_base64", std::string("not a base64 character: '") + c + "'",
+          "image/png data must be base64");
+    bits = (bits << 6) | static_cast<uint32_t>(at - digits);
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      out.push_back(static_cast<unsigned char>((bits >> have) & 0xff));
+    }
+  }
+  return out;
+}
+
+NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers, const std::string& figures_dir) {
   const std::vector<std::string> cells = read_code_cells(ipynb_path);
   Session session;
-  const DisplayHook previous = set_display_hook([](const MimeBundle& b) {
+  NotebookRun run;
+  int figures_in_cell = 0;
+  const DisplayHook previous = set_display_hook([&](const MimeBundle& b) {
+    auto png = b.find("image/png");
+    if (png != b.end() && !figures_dir.empty()) {
+      std::filesystem::create_directories(figures_dir);
+      const std::string path =
+          figures_dir + "/cell_" + std::to_string(run.cells) + "_" + std::to_string(++figures_in_cell) + ".png";
+      const std::vector<unsigned char> bytes = from_base64(png->second);
+      std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                  static_cast<std::streamsize>(bytes.size()));
+      std::printf("[figure saved: %s]\n", path.c_str());
+    }
     auto it = b.find("text/plain");
     std::printf("%s\n", it != b.end() ? it->second.c_str() : "[rich output without text/plain]");
     std::fflush(stdout);
   });
-  NotebookRun run;
   for (const std::string& code : cells) {
     ++run.cells;
+    figures_in_cell = 0;
     if (echo_headers) {
       std::printf("[cell %d]\n", run.cells);
       std::fflush(stdout);

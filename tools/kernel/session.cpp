@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <clang/AST/Decl.h>
+#include <clang/Basic/SourceManager.h>
 #include <clang/Frontend/CompilerInstance.h>
 #include <clang/Frontend/TextDiagnosticPrinter.h>
 #include <clang/Interpreter/Interpreter.h>
@@ -36,6 +38,7 @@ struct Session::Impl {
   std::set<std::string> words;                // for complete()
   std::vector<std::string> header_lines;      // for inspect(): the library's headers, line by line
   std::string source_dir;
+  std::string damaged;  // why the session cannot go on ("" while it can)
 
   std::string take_diagnostics() {
     diag_stream.flush();
@@ -71,6 +74,28 @@ struct Session::Impl {
   }
 };
 
+namespace {
+
+// Warnings for names the cell itself defines with internal linkage (a namespace-scope `const`,
+// `constexpr` or `static`): clang 16 emits them into this cell's module only, so a later cell that
+// uses one fails to link — and a link failure poisons the JIT. Said up front, at the definition.
+std::string internal_linkage_warnings(const clang::PartialTranslationUnit& ptu, const clang::SourceManager& sm) {
+  std::string out;
+  if (ptu.TUPart == nullptr) return out;
+  for (const clang::Decl* d : ptu.TUPart->decls()) {
+    const auto* nd = llvm::dyn_cast<clang::NamedDecl>(d);
+    if (nd == nullptr || !(llvm::isa<clang::VarDecl>(nd) || llvm::isa<clang::FunctionDecl>(nd))) continue;
+    if (nd->getFormalLinkage() != clang::InternalLinkage) continue;
+    if (!sm.getBufferName(sm.getSpellingLoc(nd->getLocation())).startswith("input_line_")) continue;  // a header
+    out += "warning: `" + nd->getNameAsString() +
+           "` has internal linkage (a top-level const, constexpr or static): with clang 16 a later cell cannot use "
+           "it (the kernel would need a restart); drop the const/static or write `inline const`\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 Session::Session(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -105,7 +130,14 @@ Session::~Session() = default;
 CellResult Session::run(const std::string& code) {
   Impl& s = *impl_;
   CellResult r;
+  if (!s.damaged.empty()) {
+    r.ok = false;
+    r.error_name = "SessionDamaged";
+    r.error_value = s.damaged;
+    return r;
+  }
   s.take_diagnostics();
+  std::string warnings;
   try {
     // A cell that fails to parse is cleaned up by clang 16 itself (IncrementalParser drops the
     // partial translation unit), so no Undo there: Undo would remove the previous, good cell.
@@ -118,18 +150,23 @@ CellResult Session::run(const std::string& code) {
       if (r.error_value.empty()) r.error_value = msg;
       return r;
     }
+    warnings = internal_linkage_warnings(*ptu, s.interp->getCompilerInstance()->getSourceManager());
     if (ptu->TheModule) {
       if (llvm::Error err = s.interp->Execute(*ptu)) {
-        // Compiled but could not be linked or run: drop it, so later cells do not see half of it.
+        // Compiled but could not be linked. clang 16 cannot recover from this: the failed module's
+        // initializer stays pending in the JIT (every later cell would re-fail on it, and an Undo
+        // makes the next module reuse its name), and its template instances stay poisoned. So the
+        // session says so from now on instead of failing in confusing ways.
         r.ok = false;
         r.error_name = "LinkError";
         r.error_value = s.take_diagnostics() + llvm::toString(std::move(err));
         // ORC prints the missing names to stderr; the usual cause is worth a hint.
-        if (r.error_value.find("Failed to materialize") != std::string::npos)
-          r.error_value += "\n  hint: a name defined at the top level of an earlier cell as `const`, `constexpr` or "
-                           "`static` has internal linkage, which clang 16 cannot reach from a later cell: drop the "
-                           "`const`/`static` or write `inline const`.";
-        if (llvm::Error undo = s.interp->Undo()) llvm::consumeError(std::move(undo));
+        r.error_value += "\n  hint: a name defined at the top level of an earlier cell as `const`, `constexpr` or "
+                         "`static` has internal linkage, which clang 16 cannot reach from a later cell: drop the "
+                         "`const`/`static` or write `inline const`.\n  The session cannot go on after a link "
+                         "error: restart the kernel (Kernel > Restart) and run the cells again.";
+        s.damaged = "an earlier cell failed to link (see its error), which clang 16's interpreter cannot undo: "
+                     "restart the kernel (Kernel > Restart) and run the cells again";
         return r;
       }
     }
@@ -146,7 +183,7 @@ CellResult Session::run(const std::string& code) {
     r.error_name = "unknown exception";
     r.error_value = "a cell threw something that is not a std::exception";
   }
-  r.diagnostics = s.take_diagnostics();
+  r.diagnostics = s.take_diagnostics() + warnings;
   s.learn_words(code);
   return r;
 }

@@ -125,8 +125,10 @@ int milestone(const Args& args) {
         "it needs xeus and clang 16: run `tools/dev kernel` (installs the Debian packages and builds it)");
   if (p.flag("quick")) setenv("NIBBLE_QUICK", "1", 1);
   if (p.flag("full")) unsetenv("NIBBLE_QUICK");
+  const std::string figures = build_dir(p) + "/milestones/" + it->folder;
+  std::printf("figures go to %s/\n", figures.c_str());
   std::fflush(stdout);
-  execl(kernel.c_str(), kernel.c_str(), "--run", it->notebook.c_str(), static_cast<char*>(nullptr));
+  execl(kernel.c_str(), kernel.c_str(), "--run", it->notebook.c_str(), figures.c_str(), static_cast<char*>(nullptr));
   fail("nibble milestone", "could not start " + kernel, "is it executable?");
 }
 

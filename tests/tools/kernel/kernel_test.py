@@ -6,6 +6,7 @@ answer. Then Debian's jupyter_kernel_test suite (python3-jupyter-kernel-test) wh
 
 Run by CTest with JUPYTER_PATH pointing at the build tree's kernelspec. Exit code 77 = skipped (a
 package is missing; the reason is printed)."""
+import base64
 import os
 import sys
 import unittest
@@ -57,6 +58,12 @@ class NotebookCells(unittest.TestCase):
             "nibble::display(nibble::Tensor::from_vector({1.5f, 2.5f, 3.5f, 4.5f}, {2, 2}));",
             "throw std::runtime_error(\"plain std exception\");",
             "fmt::print(\"still alive\\n\");",
+            "nibble::display_heatmap(nibble::Tensor::from_vector({0, 1, 2, 3}, {2, 2}), 3);",
+            # 11: a namespace-scope const has internal linkage: a later cell cannot link to it, and
+            # clang 16 cannot recover from a link error (last, since it ends the session)
+            "const std::string greeting = \"hi\";",
+            "fmt::print(\"{}\\n\", greeting);",
+            "fmt::print(\"after the link error\\n\");",
         ])
 
     def test_tensor_op_prints_through_fmt(self):
@@ -94,6 +101,24 @@ class NotebookCells(unittest.TestCase):
         self.assertEqual([e.ename for e in errs], ["std::exception"])
         self.assertIn("plain std exception", errs[0].evalue)
         self.assertEqual(stdout_of(self.cells[9]), "still alive\n")
+
+
+    def test_internal_linkage_is_warned_at_the_definition_and_a_link_error_ends_the_session_clearly(self):
+        self.assertEqual(errors_of(self.cells[11]), [])
+        warned = "".join(o.text for o in self.cells[11].outputs if o.output_type == "stream" and o.name == "stderr")
+        self.assertIn("`greeting` has internal linkage", warned)
+        errs = errors_of(self.cells[12])
+        self.assertEqual([e.ename for e in errs], ["LinkError"])
+        self.assertIn("inline const", errs[0].evalue)
+        self.assertEqual([e.ename for e in errors_of(self.cells[13])], ["SessionDamaged"])
+        self.assertIn("restart the kernel", errors_of(self.cells[13])[0].evalue)
+
+    def test_heatmap_publishes_a_png(self):
+        shown = [o for o in self.cells[10].outputs if o.output_type == "display_data"]
+        self.assertEqual(len(shown), 1)
+        png = base64.b64decode(shown[0].data["image/png"])
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(png[16:24], (6).to_bytes(4, "big") + (6).to_bytes(4, "big"))  # 2x2 cells, 3 px each
 
 
 class CompleteAndInspect(unittest.TestCase):
