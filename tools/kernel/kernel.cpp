@@ -6,16 +6,21 @@
 //                                         as PNG in FIGURE_DIR); exit 1 if a cell fails
 //
 // stdout/stderr of a cell (fd 1 and 2, so printf, fmt::print and std::cout alike) are redirected to
-// temporary files while it runs and published as stream messages when the cell ends or calls
-// nibble::display (so text and displays keep their order). Limit: output appears cell by cell (or
-// display by display), not while a long loop is still running.
+// temporary files while it runs (a file never blocks the writer, unlike a full pipe) and published as
+// stream messages every kStreamPeriod, before each nibble::display (so text and displays keep their
+// order) and when the cell ends. Publishing happens on the cell's thread or on a ticker thread, one
+// at a time under a mutex; the ticker is joined before the reply, so xeus never sees two at once.
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <xeus/xinterpreter.hpp>
@@ -31,6 +36,8 @@
 namespace nl = nlohmann;
 
 namespace {
+
+constexpr std::chrono::milliseconds kStreamPeriod{250};
 
 // Points fd 1 and 2 at temporary files for the duration of a cell; drain() returns what was
 // written since the previous drain().
@@ -83,10 +90,12 @@ class NibbleInterpreter : public xeus::xinterpreter {
 
  private:
   nibble::repl::Session session_;
+  std::mutex publishing_;             // held while publishing during a cell
   OutputCapture* capture_ = nullptr;  // set while a cell runs
 
   void configure_impl() override {
     nibble::set_display_hook([this](const nibble::MimeBundle& bundle) {
+      std::lock_guard<std::mutex> lock(publishing_);
       flush_streams();
       nl::json data = nl::json::object();
       for (const auto& [mime, value] : bundle) data[mime] = value;
@@ -108,7 +117,24 @@ class NibbleInterpreter : public xeus::xinterpreter {
     {
       OutputCapture capture;
       capture_ = &capture;
+      // The ticker publishes what the cell printed so far, so a long loop's progress shows up live.
+      std::mutex stop_mutex;
+      std::condition_variable stop_cv;
+      bool stop = false;
+      std::thread ticker([&] {
+        std::unique_lock<std::mutex> wait(stop_mutex);
+        while (!stop_cv.wait_for(wait, kStreamPeriod, [&] { return stop; })) {
+          std::lock_guard<std::mutex> lock(publishing_);
+          flush_streams();
+        }
+      });
       r = session_.run(code);
+      {
+        std::lock_guard<std::mutex> lock(stop_mutex);
+        stop = true;
+      }
+      stop_cv.notify_one();
+      ticker.join();
       flush_streams();
       capture_ = nullptr;
     }

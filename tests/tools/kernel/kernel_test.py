@@ -9,6 +9,7 @@ package is missing; the reason is printed)."""
 import base64
 import os
 import sys
+import time
 import unittest
 
 SKIP = 77
@@ -121,7 +122,7 @@ class NotebookCells(unittest.TestCase):
         self.assertEqual(png[16:24], (6).to_bytes(4, "big") + (6).to_bytes(4, "big"))  # 2x2 cells, 3 px each
 
 
-class CompleteAndInspect(unittest.TestCase):
+class LiveKernel(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.km, cls.kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT)
@@ -131,6 +132,28 @@ class CompleteAndInspect(unittest.TestCase):
     def tearDownClass(cls):
         cls.kc.stop_channels()
         cls.km.shutdown_kernel(now=True)
+
+    def test_output_of_a_long_cell_streams_while_it_runs(self):
+        # (A top-level call of a qualified function template, std::this_thread::sleep_for(...), is
+        # mistaken for a declaration by clang 16: it goes in a function.)
+        self.kc.execute_interactive("#include <chrono>\n#include <thread>\n#include <fmt/core.h>\n"
+                                    "void pause_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }",
+                                    timeout=TIMEOUT)
+        arrivals = []  # (seconds since start, text) of each stdout stream message
+        start = time.monotonic()
+
+        def hook(msg):
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                arrivals.append((time.monotonic() - start, msg["content"]["text"]))
+
+        reply = self.kc.execute_interactive(
+            'fmt::print("tick\\n");\npause_ms(2000);\n'
+            'fmt::print("tock\\n");', timeout=TIMEOUT, output_hook=hook)
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual("".join(t for _, t in arrivals), "tick\ntock\n")
+        tick = next(at for at, t in arrivals if "tick" in t)
+        tock = next(at for at, t in arrivals if "tock" in t)
+        self.assertGreater(tock - tick, 1.0, f"tick arrived at {tick:.2f} s, tock at {tock:.2f} s: not streamed")
 
     def test_complete_finds_library_names(self):
         code = "nibble::char_entro"
@@ -180,7 +203,7 @@ if __name__ == "__main__":
         print("note: JUPYTER_PATH is not set; the kernelspec must be installed for the user")
     suite = unittest.TestSuite()
     suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(NotebookCells))
-    suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(CompleteAndInspect))
+    suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(LiveKernel))
     extra = kernel_test_suite()
     if extra is not None:
         suite.addTests(extra)
