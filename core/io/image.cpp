@@ -39,9 +39,16 @@ namespace {
 
 constexpr int64_t kMaxSide = 1 << 15;  // generous for figures, and far from stb's int limits
 
-// Encodes interleaved 8-bit pixels (rows of width * channels bytes) as PNG and saves atomically.
-void write_png_pixels(const std::string& path, const char* op, int64_t height, int64_t width,
-                      int channels, const std::vector<unsigned char>& pixels) {
+void write_png_bytes(const std::string& path, const char* op, const std::vector<unsigned char>& png) {
+  write_atomically(path, op, [&png](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+  });
+}
+
+// Encodes interleaved 8-bit pixels (rows of width * channels bytes) as PNG bytes; `where` names
+// the file (or the thing drawn) in the error.
+std::vector<unsigned char> encode_png(const std::string& where, const char* op, int64_t height, int64_t width,
+                                      int channels, const std::vector<unsigned char>& pixels) {
   std::vector<unsigned char> png;
   auto append = [](void* context, void* data, int size) {
     auto* out = static_cast<std::vector<unsigned char>*>(context);
@@ -50,10 +57,15 @@ void write_png_pixels(const std::string& path, const char* op, int64_t height, i
   };
   const int w = static_cast<int>(width), h = static_cast<int>(height);
   NIBBLE_CHECK(stbi_write_png_to_func(append, &png, w, h, channels, pixels.data(), w * channels) != 0, op,
-        path + ": PNG encoding failed");
-  write_atomically(path, op, [&png](std::ostream& out) {
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-  });
+        where + ": PNG encoding failed");
+  return png;
+}
+
+// Encodes as PNG and saves atomically.
+void write_png_pixels(const std::string& path, const char* op, int64_t height, int64_t width,
+                      int channels, const std::vector<unsigned char>& pixels) {
+  const std::vector<unsigned char> png = encode_png(path, op, height, width, channels, pixels);
+  write_png_bytes(path, op, png);
 }
 
 void check_side(int64_t side, const std::string& path, const char* op, const char* what) {
@@ -135,8 +147,11 @@ void save_png(const std::string& path, const Tensor& image) {
   write_png_pixels(path, op, height, width, channels, pixels);
 }
 
-void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscale) {
-  const char* op = "save_heatmap_png";
+namespace {
+
+// The viridis heatmap of a 2-d map as PNG bytes (see save_heatmap_png); `path` names it in errors.
+std::vector<unsigned char> heatmap_png_bytes(const std::string& path, const char* op, const Tensor& map,
+                                             int64_t upscale) {
   NIBBLE_CHECK(map.defined() && map.dim() == 2, op,
         path + ": expected a 2-d map [H, W] but got " +
             (map.defined() ? map.shape_str() : "undefined"),
@@ -174,7 +189,17 @@ void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscal
       }
     }
   }
-  write_png_pixels(path, op, out_h, out_w, 3, pixels);
+  return encode_png(path, op, out_h, out_w, 3, pixels);
+}
+
+}  // namespace
+
+void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscale) {
+  write_png_bytes(path, "save_heatmap_png", heatmap_png_bytes(path, "save_heatmap_png", map, upscale));
+}
+
+std::vector<unsigned char> heatmap_png(const Tensor& map, int64_t upscale) {
+  return heatmap_png_bytes("the heatmap", "heatmap_png", map, upscale);
 }
 
 }  // namespace nibble::io

@@ -16,11 +16,13 @@
 //                     upscale x upscale block (nearest neighbour, so cells stay crisp squares),
 //                     which makes a 10x10 attention map big enough to see. A constant map
 //                     (max == min) is drawn in the middle colour.
+//   heatmap_png:      the same picture as PNG bytes in memory (for nibble::display_heatmap).
 // Writing is atomic (io::write_atomically): a failed save leaves no file behind.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -29,5 +31,6 @@ namespace nibble::io {
 Tensor load_image(const std::string& path);
 void save_png(const std::string& path, const Tensor& image);
 void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscale = 1);
+std::vector<unsigned char> heatmap_png(const Tensor& map, int64_t upscale = 1);
 
 }  // namespace nibble::io

@@ -25,5 +25,6 @@ int status(const Args& args);
 int release(const Args& args);
 int sync_stubs(const Args& args);
 int course_check(const Args& args);
+int milestone(const Args& args);  // milestone notebooks: list, run in the terminal
 
 }  // namespace nibble::cli

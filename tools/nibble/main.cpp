@@ -20,6 +20,7 @@ const nibble::cli::Command kCommands[] = {
     {"release", "(instructors) write the student edition: --out DIR", nibble::cli::release},
     {"sync-stubs", "(instructors) regenerate the stubs from the solutions", nibble::cli::sync_stubs},
     {"course-check", "(CI) every graded test fails on stubs and passes on solutions", nibble::cli::course_check},
+    {"milestone", "the milestone notebooks: `nibble milestone list`, `nibble milestone run 01`", nibble::cli::milestone},
 };
 
 void print_usage() {

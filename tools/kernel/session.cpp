@@ -1,0 +1,226 @@
+// clang::Interpreter behind nibble::repl::Session (see session.h).
+#include "tools/kernel/session.h"
+
+#include <cctype>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <clang/AST/Decl.h>
+#include <clang/Basic/SourceManager.h>
+#include <clang/Frontend/CompilerInstance.h>
+#include <clang/Frontend/TextDiagnosticPrinter.h>
+#include <clang/Interpreter/Interpreter.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "core/error.h"
+
+namespace nibble::repl {
+
+SessionOptions default_options() {
+  SessionOptions o;
+  o.include_dirs = {NIBBLE_REPL_SOURCE_DIR};
+  o.resource_dir = NIBBLE_REPL_CLANG_RESOURCE_DIR;
+  return o;
+}
+
+struct Session::Impl {
+  std::vector<std::string> args;  // clang keeps pointers into these
+  std::string diag_text;
+  llvm::raw_string_ostream diag_stream{diag_text};
+  std::unique_ptr<clang::Interpreter> interp;
+  std::set<std::string> words;                // for complete()
+  std::vector<std::string> header_lines;      // for inspect(): the library's headers, line by line
+  std::string source_dir;
+  std::string damaged;  // why the session cannot go on ("" while it can)
+
+  std::string take_diagnostics() {
+    diag_stream.flush();
+    std::string s;
+    s.swap(diag_text);
+    return s;
+  }
+
+  void learn_words(const std::string& text) {
+    static const std::regex ident("[A-Za-z_][A-Za-z0-9_]{2,}");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), ident); it != std::sregex_iterator(); ++it)
+      words.insert(it->str());
+  }
+
+  void read_headers() {
+    // The umbrella header names every public header: read each once for names and comments.
+    const std::string umbrella = source_dir + "/nibble.h";
+    std::ifstream in(umbrella);
+    std::string line;
+    static const std::regex inc("#include \"([^\"]+)\"");
+    std::vector<std::string> files;
+    while (std::getline(in, line)) {
+      std::smatch m;
+      if (std::regex_search(line, m, inc)) files.push_back(source_dir + "/" + m[1].str());
+    }
+    for (const std::string& f : files) {
+      std::ifstream h(f);
+      const std::string text((std::istreambuf_iterator<char>(h)), std::istreambuf_iterator<char>());
+      learn_words(text);
+      std::istringstream lines(text);
+      while (std::getline(lines, line)) header_lines.push_back(line);
+    }
+  }
+};
+
+namespace {
+
+// Warnings for names the cell itself defines with internal linkage (a namespace-scope `const`,
+// `constexpr` or `static`): clang 16 emits them into this cell's module only, so a later cell that
+// uses one fails to link — and a link failure poisons the JIT. Said up front, at the definition.
+std::string internal_linkage_warnings(const clang::PartialTranslationUnit& ptu, const clang::SourceManager& sm) {
+  std::string out;
+  if (ptu.TUPart == nullptr) return out;
+  for (const clang::Decl* d : ptu.TUPart->decls()) {
+    const auto* nd = llvm::dyn_cast<clang::NamedDecl>(d);
+    if (nd == nullptr || !(llvm::isa<clang::VarDecl>(nd) || llvm::isa<clang::FunctionDecl>(nd))) continue;
+    if (nd->getFormalLinkage() != clang::InternalLinkage) continue;
+    if (!sm.getBufferName(sm.getSpellingLoc(nd->getLocation())).startswith("input_line_")) continue;  // a header
+    out += "warning: `" + nd->getNameAsString() +
+           "` has internal linkage (a top-level const, constexpr or static): with clang 16 a later cell cannot use "
+           "it (the kernel would need a restart); drop the const/static or write `inline const`\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+Session::Session(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  Impl& s = *impl_;
+  s.source_dir = options.include_dirs.empty() ? std::string(".") : options.include_dirs.front();
+  s.args = {"-xc++", "-std=c++17", "-fno-color-diagnostics"};
+  if (!options.resource_dir.empty()) {
+    s.args.push_back("-resource-dir");
+    s.args.push_back(options.resource_dir);
+  }
+  for (const std::string& d : options.include_dirs) s.args.push_back("-I" + d);
+  for (const std::string& a : options.extra_args) s.args.push_back(a);
+  std::vector<const char*> argv;
+  for (const std::string& a : s.args) argv.push_back(a.c_str());
+
+  auto ci = clang::IncrementalCompilerBuilder::create(argv);
+  if (!ci) fail("nibble::repl::Session", "clang could not be set up: " + llvm::toString(ci.takeError()),
+                "check the compiler flags in SessionOptions");
+  // The diagnostics of each cell go to a string: an error reply carries the compiler's message.
+  (*ci)->getDiagnostics().setClient(new clang::TextDiagnosticPrinter(s.diag_stream, &(*ci)->getDiagnosticOpts()),
+                                    /*ShouldOwnClient=*/true);
+  auto interp = clang::Interpreter::create(std::move(*ci));
+  if (!interp) fail("nibble::repl::Session", "clang's interpreter failed to start: " + llvm::toString(interp.takeError()),
+                    "is the clang 16 resource dir right? (" + options.resource_dir + ")");
+  s.interp = std::move(*interp);
+  s.take_diagnostics();
+  s.read_headers();
+}
+
+Session::~Session() = default;
+
+CellResult Session::run(const std::string& code) {
+  Impl& s = *impl_;
+  CellResult r;
+  if (!s.damaged.empty()) {
+    r.ok = false;
+    r.error_name = "SessionDamaged";
+    r.error_value = s.damaged;
+    return r;
+  }
+  s.take_diagnostics();
+  std::string warnings;
+  try {
+    // A cell that fails to parse is cleaned up by clang 16 itself (IncrementalParser drops the
+    // partial translation unit), so no Undo there: Undo would remove the previous, good cell.
+    auto ptu = s.interp->Parse(code);
+    if (!ptu) {
+      r.ok = false;
+      r.error_name = "CompileError";
+      r.error_value = s.take_diagnostics();
+      const std::string msg = llvm::toString(ptu.takeError());
+      if (r.error_value.empty()) r.error_value = msg;
+      return r;
+    }
+    warnings = internal_linkage_warnings(*ptu, s.interp->getCompilerInstance()->getSourceManager());
+    if (ptu->TheModule) {
+      if (llvm::Error err = s.interp->Execute(*ptu)) {
+        // Compiled but could not be linked. clang 16 cannot recover from this: the failed module's
+        // initializer stays pending in the JIT (every later cell would re-fail on it, and an Undo
+        // makes the next module reuse its name), and its template instances stay poisoned. So the
+        // session says so from now on instead of failing in confusing ways.
+        r.ok = false;
+        r.error_name = "LinkError";
+        r.error_value = s.take_diagnostics() + llvm::toString(std::move(err));
+        // ORC prints the missing names to stderr; the usual cause is worth a hint.
+        r.error_value += "\n  hint: a name defined at the top level of an earlier cell as `const`, `constexpr` or "
+                         "`static` has internal linkage, which clang 16 cannot reach from a later cell: drop the "
+                         "`const`/`static` or write `inline const`.\n  The session cannot go on after a link "
+                         "error: restart the kernel (Kernel > Restart) and run the cells again.";
+        s.damaged = "an earlier cell failed to link (see its error), which clang 16's interpreter cannot undo: "
+                     "restart the kernel (Kernel > Restart) and run the cells again";
+        return r;
+      }
+    }
+  } catch (const nibble::Error& e) {
+    r.ok = false;
+    r.error_name = "nibble::Error";
+    r.error_value = e.what();
+  } catch (const std::exception& e) {
+    r.ok = false;
+    r.error_name = "std::exception";
+    r.error_value = e.what();
+  } catch (...) {
+    r.ok = false;
+    r.error_name = "unknown exception";
+    r.error_value = "a cell threw something that is not a std::exception";
+  }
+  r.diagnostics = s.take_diagnostics() + warnings;
+  s.learn_words(code);
+  return r;
+}
+
+std::vector<std::string> Session::complete(const std::string& prefix) const {
+  std::vector<std::string> out;
+  if (prefix.empty()) return out;
+  for (auto it = impl_->words.lower_bound(prefix); it != impl_->words.end() && it->rfind(prefix, 0) == 0; ++it)
+    if (*it != prefix) out.push_back(*it);
+  return out;
+}
+
+std::string Session::inspect(const std::string& word) const {
+  // The first declaration line in the headers that names `word(`, with the comment lines above it.
+  const std::string name = word.substr(word.rfind(':') == std::string::npos ? 0 : word.rfind(':') + 1);
+  if (name.empty()) return "";
+  const std::regex decl("\\b" + name + "\\s*\\(");
+  const std::vector<std::string>& lines = impl_->header_lines;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.find("//") == 0 || !std::regex_search(l, decl)) continue;
+    size_t first = i;
+    while (first > 0 && lines[first - 1].find("//") == 0) --first;
+    std::string doc;
+    for (size_t j = first; j <= i; ++j) doc += lines[j] + "\n";
+    return doc;
+  }
+  return "";
+}
+
+std::string word_at(const std::string& code, size_t cursor, size_t* start) {
+  cursor = std::min(cursor, code.size());
+  size_t b = cursor;
+  auto part = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  while (b > 0 && part(code[b - 1])) --b;
+  if (start) *start = b;
+  return code.substr(b, cursor - b);
+}
+
+}  // namespace nibble::repl
