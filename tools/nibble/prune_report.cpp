@@ -1,0 +1,189 @@
+// Module 03's program, on the student's (or the reference) pruning functions:
+//   `nibble prune-report --checkpoint FILE [--sparsities 0.5,0.8,0.9,0.95] [--finetune-steps N]`
+// Loads a trained Fashion-MNIST MLP and prints (1) test accuracy against sparsity for global and
+// layer-wise magnitude pruning and global Taylor / Fisher pruning, one shot, no fine-tuning; (2) the
+// same after gradual pruning with the cubic schedule while fine-tuning with SGD; (3) accuracy and
+// latency of the MLP with a fraction of the neurons of fc1 and fc2 physically removed.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "commands.h"
+#include "compression/pruning.h"
+#include "core/autograd.h"
+#include "core/io/dataloader.h"
+#include "core/io/fashion_mnist.h"
+#include "core/ops.h"
+#include "nn/checkpoint.h"
+#include "nn/evaluate.h"
+#include "nn/models.h"
+#include "optim/sgd.h"
+
+namespace nibble::cli {
+
+namespace {
+
+const char* kSummary =
+    "Loads a trained Fashion-MNIST MLP (nibble train --model mlp) and measures pruning on it (module 03):\n"
+    "accuracy vs sparsity for global and layer-wise magnitude, global Taylor and Fisher (one shot, no\n"
+    "fine-tuning); the same after gradual pruning with the cubic schedule during SGD fine-tuning; and\n"
+    "accuracy and latency with a fraction of fc1's and fc2's neurons physically removed.";
+
+std::vector<double> parse_list(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    check(!item.empty() && used == item.size(), "nibble prune-report",
+          "--" + what + " expects numbers separated by commas, got '" + text + "'", "e.g. --" + what + " 0.5,0.9");
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+double median_ms(const std::function<void()>& fn, int repeats) {
+  std::vector<double> t;
+  fn();
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+const std::vector<std::string> kLayers = {"fc1", "fc2", "fc3"};
+
+}  // namespace
+
+int prune_report(const Args& args) {
+  const ArgParser opt("nibble prune-report", args, kSummary,
+                      {{"checkpoint", "FILE", "a trained MLP (nibble train --model mlp --out FILE)"},
+                       {"sparsities", "LIST", "target sparsities in [0, 1) (default 0.5,0.8,0.9,0.95)"},
+                       {"finetune-steps", "N", "SGD steps of gradual pruning + fine-tuning, 0 skips it (default 1876)"},
+                       {"lr", "X", "fine-tuning learning rate (default 0.01, momentum 0.9, batch 64)"},
+                       {"repeats", "N", "timing repeats per measurement (default 20)"}});
+  if (opt.help()) {
+    std::printf("%s", opt.help_text().c_str());
+    return 0;
+  }
+  const std::string path = opt.get("checkpoint", "");
+  check(!path.empty(), "nibble prune-report", "needs --checkpoint FILE",
+        "train one first: nibble train --model mlp --epochs 3 --out fashion_mlp.ckpt");
+  const std::vector<double> sparsities = parse_list(opt.get("sparsities", "0.5,0.8,0.9,0.95"), "sparsities");
+  for (const double s : sparsities) validate_amount(s, "nibble prune-report --sparsities");
+  const int64_t steps = opt.get_int("finetune-steps", 1876, 0, 10000000);
+  const float lr = static_cast<float>(opt.get_double("lr", 0.01));
+  const int repeats = static_cast<int>(opt.get_int("repeats", 20, 1, 100000));
+
+  auto dense = std::make_shared<nn::FashionMlp>();
+  nn::load(*dense, path);
+  const data::FashionMnist train = data::load_fashion_mnist("train");
+  const data::FashionMnist test = data::load_fashion_mnist("test");
+  auto acc = [&](nn::Module& m) {
+    NoGradGuard no_grad;
+    return nn::accuracy(m, test.images, test.labels);
+  };
+  const double base = acc(*dense);
+  std::printf("FashionMlp from %s: dense test accuracy %.4f\n\n", path.c_str(), base);
+
+  // Gradient importance from 8 training batches of 256 (the first 2048 training images).
+  auto loss_of = [&](nn::Module& m) {
+    return [&train, &m](int64_t b) {
+      const Tensor x = train.images.slice(0, b * 256, (b + 1) * 256);
+      const std::vector<int64_t> y(train.labels.begin() + b * 256, train.labels.begin() + (b + 1) * 256);
+      return cross_entropy(m(x), y);
+    };
+  };
+  const LayerScores taylor = importance_scores(*dense, kLayers, Importance::Taylor, 8, loss_of(*dense));
+  const LayerScores fisher = importance_scores(*dense, kLayers, Importance::Fisher, 8, loss_of(*dense));
+
+  std::printf("one shot, no fine-tuning (weights of fc1, fc2, fc3; biases kept):\n");
+  std::printf("  %8s %10s %10s %10s %10s   %s\n", "sparsity", "global", "layerwise", "taylor", "fisher",
+              "global per-layer sparsity fc1/fc2/fc3");
+  for (const double s : sparsities) {
+    auto g = dense->clone_as<nn::FashionMlp>(), l = dense->clone_as<nn::FashionMlp>();
+    auto t = dense->clone_as<nn::FashionMlp>(), f = dense->clone_as<nn::FashionMlp>();
+    global_unstructured(*g, kLayers, s);
+    for (const auto& name : kLayers) l1_unstructured(*l, name, s);
+    global_unstructured(*t, kLayers, s, taylor);
+    global_unstructured(*f, kLayers, s, fisher);
+    std::printf("  %8.2f %10.4f %10.4f %10.4f %10.4f   %.3f/%.3f/%.3f\n", s, acc(*g), acc(*l), acc(*t), acc(*f),
+                sparsity(g->fc1().weight), sparsity(g->fc2().weight), sparsity(g->fc3().weight));
+  }
+
+  if (steps > 0) {
+    std::printf("\ngradual magnitude pruning with the cubic schedule during fine-tuning: %lld SGD steps (batch 64,\n"
+                "lr %g, momentum 0.9), pruning every %lld steps from 0 to the target over the first 3/4, then\n"
+                "fine-tuning with the final masks; the dense row fine-tunes the same steps without pruning:\n",
+                static_cast<long long>(steps), lr, static_cast<long long>(std::max<int64_t>(1, steps / 40)));
+    std::printf("  %8s %10s %10s\n", "sparsity", "global", "layerwise");
+    auto run = [&](double s, bool global) {
+      auto m = dense->clone_as<nn::FashionMlp>();
+      manual_seed(1);
+      optim::SGD sgd(m->parameters(), {lr, 0.9f});
+      data::DataLoader loader(train.images, train.labels, 64, true, 1);
+      GradualPruning cfg;
+      cfg.layers = kLayers;
+      cfg.final_sparsity = s;
+      cfg.begin_step = 0;
+      cfg.every = std::max<int64_t>(1, steps / 40);
+      cfg.end_step = std::max<int64_t>(cfg.every, (steps * 3 / 4) / cfg.every * cfg.every);
+      cfg.global = global;
+      int64_t step = 0;
+      m->train();
+      while (step < steps) {
+        for (const data::Batch& b : loader) {
+          if (step >= steps) break;
+          if (s > 0) gradual_prune_step(*m, cfg, step);
+          const Tensor loss = cross_entropy((*m)(b.x), b.y);
+          sgd.zero_grad();
+          loss.backward();
+          sgd.step();
+          ++step;
+        }
+      }
+      if (s > 0) check(std::abs(model_sparsity(*m).weights - s) < 1e-3, "nibble prune-report",
+                       "the fine-tuned model is not at the target sparsity");
+      return acc(*m);
+    };
+    std::printf("  %8.2f %10.4f %10s\n", 0.0, run(0.0, true), "-");
+    for (const double s : sparsities) std::printf("  %8.2f %10.4f %10.4f\n", s, run(s, true), run(s, false));
+  }
+
+  std::printf("\nneurons physically removed from fc1 and fc2 (L1 norm; no fine-tuning), batch 256, median of %d:\n",
+              repeats);
+  std::printf("  %8s %10s %10s %10s %10s\n", "removed", "fc1 x fc2", "params", "accuracy", "ms/batch");
+  const Tensor x = Tensor::rand({256, 1, 28, 28});
+  for (const double r : {0.0, 0.25, 0.5, 0.75, 0.9}) {
+    auto m = dense->clone_as<nn::FashionMlp>();
+    if (r > 0) {
+      prune_neurons(*m, "fc1", "fc2", r, 1);
+      prune_neurons(*m, "fc2", "fc3", r, 1);
+    }
+    NoGradGuard no_grad;
+    const double ms = median_ms([&] { (*m)(x); }, repeats);
+    std::printf("  %8.2f %4lld x %-4lld %10lld %10.4f %10.3f\n", r, static_cast<long long>(m->fc1().out_features),
+                static_cast<long long>(m->fc2().out_features), static_cast<long long>(m->parameter_count()), acc(*m),
+                ms);
+  }
+  return 0;
+}
+
+}  // namespace nibble::cli
