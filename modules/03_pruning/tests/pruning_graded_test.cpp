@@ -370,4 +370,12 @@ GRADED_TEST(PruningGraded, RejectsBadInput, 6) {
   EXPECT_TRUE(rejects([&] { nibble::threshold_mask(vec({1, 2}), 0.5, vec({1, 1, 1})); }, "threshold_mask",
                       "existing_mask"))
       << "a mask of another shape";
+  // Just inside the limits is accepted and works.
+  EXPECT_EQ(values(nibble::threshold_mask(vec({2, 1}), 0.99)), (std::vector<float>{0, 0}))
+      << "amount 0.99 of 2 entries prunes round(1.98) = 2";
+  EXPECT_EQ(values(nibble::nm_mask(Tensor::from_vector({1, 3, 2, 6, 5, 4}, {1, 6}), 2, 3)),
+            (std::vector<float>{0, 1, 1, 1, 1, 0}))
+      << "2:3 on K = 6 is allowed (3 divides 6)";
+  const auto keep = nibble::prune_neurons(*mlp, "fc2", "fc3", 0.99, 1);
+  EXPECT_EQ(keep.size(), 1u) << "0.99 of fc2's 128 neurons: round(126.72) = 127 removed, one kept";
 }
