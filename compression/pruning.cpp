@@ -181,10 +181,17 @@ void remove_units(nn::Module& model, const std::string& layer, const std::string
     NIBBLE_CHECK(keep[i] >= 0 && keep[i] < out && (i == 0 || keep[i] > keep[i - 1]), "remove_units",
                  "keep[" + std::to_string(i) + "] = " + std::to_string(keep[i]) +
                      " is not ascending and within [0, " + std::to_string(out) + ")");
-  NIBBLE_CHECK(w_next.size(1) % out == 0, "remove_units",
-               "'" + next + "' has " + std::to_string(w_next.size(1)) + " inputs per unit, not a multiple of the " +
+  // next consumes layer's outputs: a Linear after a Linear takes exactly `out` inputs; after a
+  // Conv2d, `out` channels (a Conv2d) or out · H·W flattened inputs (a Linear).
+  const bool linear_first = dynamic_cast<nn::Linear*>(&model.get_submodule(layer)) != nullptr;
+  const bool linear_next = dynamic_cast<nn::Linear*>(&model.get_submodule(next)) != nullptr;
+  const int64_t inputs = w_next.size(1);
+  NIBBLE_CHECK(layer != next && (linear_first ? linear_next && inputs == out : inputs % out == 0 &&
+                                                (linear_next || inputs == out)),
+               "remove_units",
+               "'" + next + "' (" + std::to_string(inputs) + " inputs per unit) does not consume the " +
                    std::to_string(out) + " outputs of '" + layer + "'",
-               "next must be the layer that consumes '" + layer + "''s outputs");
+               "next must be the layer right after '" + layer + "', e.g. prune_neurons(model, \"fc1\", \"fc2\", 0.5)");
   const int64_t k = static_cast<int64_t>(keep.size());
   NoGradGuard no_grad;
   // The layer itself: keep rows (and bias entries).
