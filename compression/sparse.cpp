@@ -59,10 +59,11 @@ Tensor csr_linear(const Tensor& x, const CsrMatrix& w) {
   float* Y = yt.data();
 #pragma omp parallel for schedule(static) if (w.rows * B > 4096)
   for (int64_t r = 0; r < w.rows; ++r) {
-    float* y = Y + r * B;
+    float* __restrict y = Y + r * B;
     for (int32_t k = w.row_ptr[static_cast<size_t>(r)]; k < w.row_ptr[static_cast<size_t>(r) + 1]; ++k) {
       const float v = w.values[static_cast<size_t>(k)];
-      const float* xc = X + static_cast<int64_t>(w.col_idx[static_cast<size_t>(k)]) * B;
+      const float* __restrict xc = X + static_cast<int64_t>(w.col_idx[static_cast<size_t>(k)]) * B;
+#pragma omp simd
       for (int64_t b = 0; b < B; ++b) y[b] += v * xc[b];
     }
   }
