@@ -4,7 +4,10 @@
 // layer-wise magnitude pruning and global Taylor / Fisher pruning, one shot, no fine-tuning; (2) the
 // same after gradual pruning with the cubic schedule while fine-tuning with SGD; (3) accuracy and
 // latency of the MLP with a fraction of the neurons of fc1 and fc2 physically removed; (4) the CSR
-// sparse × dense product against the dense fp32 GEMM on fc1's shape across sparsities.
+// sparse × dense product against the dense fp32 GEMM on fc1's shape across sparsities; (5) with
+// --lottery-epochs N, the one-shot lottery-ticket experiment (Frankle & Carbin 2019): train from
+// θ0, prune globally by magnitude, then train the sparse network again from θ0 ("rewound") or from
+// a fresh random init with the same masks.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -80,7 +83,8 @@ int prune_report(const Args& args) {
                        {"sparsities", "LIST", "target sparsities in [0, 1) (default 0.5,0.8,0.9,0.95)"},
                        {"finetune-steps", "N", "SGD steps of gradual pruning + fine-tuning, 0 skips it (default 1876)"},
                        {"lr", "X", "fine-tuning learning rate (default 0.01, momentum 0.9, batch 64)"},
-                       {"repeats", "N", "timing repeats per measurement (default 20)"}});
+                       {"repeats", "N", "timing repeats per measurement (default 20)"},
+                       {"lottery-epochs", "N", "epochs per training run of the lottery-ticket experiment, 0 skips it (default 0)"}});
   if (opt.help()) {
     std::printf("%s", opt.help_text().c_str());
     return 0;
@@ -93,6 +97,7 @@ int prune_report(const Args& args) {
   const int64_t steps = opt.get_int("finetune-steps", 1876, 0, 10000000);
   const float lr = static_cast<float>(opt.get_double("lr", 0.01));
   const int repeats = static_cast<int>(opt.get_int("repeats", 20, 1, 100000));
+  const int64_t lottery_epochs = opt.get_int("lottery-epochs", 0, 0, 1000);
 
   auto dense = std::make_shared<nn::FashionMlp>();
   nn::load(*dense, path);
@@ -202,6 +207,45 @@ int prune_report(const Args& args) {
     const double c_ms = median_ms([&] { csr_linear(xin, csr); }, repeats);
     std::printf("  %8.2f %10.3f %10.3f %9.2fx %12lld %12lld\n", s, d_ms, c_ms, d_ms / c_ms,
                 static_cast<long long>(w.numel() * 4), static_cast<long long>(csr.bytes()));
+  }
+
+  if (lottery_epochs > 0) {
+    auto train_epochs = [&](nn::Module& m, uint64_t seed) {
+      optim::SGD sgd(m.parameters(), {0.01f, 0.9f});
+      data::DataLoader loader(train.images, train.labels, 64, true, seed);
+      m.train();
+      for (int64_t e = 0; e < lottery_epochs; ++e)
+        for (const data::Batch& b : loader) {
+          const Tensor loss = cross_entropy(m(b.x), b.y);
+          sgd.zero_grad();
+          loss.backward();
+          sgd.step();
+        }
+      return acc(m);
+    };
+    manual_seed(100);
+    auto init = std::make_shared<nn::FashionMlp>();  // θ0
+    auto trained = init->clone_as<nn::FashionMlp>();
+    const double dense_acc = train_epochs(*trained, 100);
+    std::printf("\nlottery tickets, one shot: train from θ0 for %lld epoch(s) (dense: %.4f), prune globally by\n"
+                "magnitude, train the sparse net %lld epoch(s) again from θ0 (rewound) or from a new random init\n"
+                "(same masks); SGD lr 0.01 momentum 0.9 batch 64:\n",
+                static_cast<long long>(lottery_epochs), dense_acc, static_cast<long long>(lottery_epochs));
+    std::printf("  %8s %10s %10s\n", "sparsity", "rewound", "random");
+    for (const double s : sparsities) {
+      auto pruned = trained->clone_as<nn::FashionMlp>();
+      global_unstructured(*pruned, kLayers, s);
+      auto ticket = init->clone_as<nn::FashionMlp>();
+      manual_seed(200 + static_cast<uint64_t>(s * 1000));
+      auto fresh = std::make_shared<nn::FashionMlp>();
+      for (const auto& name : kLayers) {
+        const Tensor mask = layer_weight(*pruned, name, "prune-report");
+        layer_weight(*ticket, name, "prune-report").set_mask(mask.mask());
+        layer_weight(*fresh, name, "prune-report").set_mask(mask.mask());
+      }
+      const double a = train_epochs(*ticket, 101), b = train_epochs(*fresh, 101);
+      std::printf("  %8.2f %10.4f %10.4f\n", s, a, b);
+    }
   }
   return 0;
 }
