@@ -350,6 +350,10 @@ GRADED_TEST(QuantGraded, EntropyThresholdByHand, 8) {
   // spreading over the empty bin 3 too would make i = 4 look best. T = 5.
   EXPECT_NEAR(nibble::entropy_threshold({2, 2, 3, 0, 3}, 1.0, 2), 5.0, 1e-12) << "hist (2, 2, 3, 0, 3), 2 levels"
       << hint("spread each group's total over the bins where P != 0, and give 0 to the others");
+  // hist (1, 1, 1, 6, 1): KL(P‖Q) for i = 2..5 ≈ 0.531, 0.663, 0.367, 0.419 -> T = 4. (KL(Q‖P), the
+  // other order, would be ≈ 0.737, 0.737, 0.466, 0.443 and pick 5.)
+  EXPECT_NEAR(nibble::entropy_threshold({1, 1, 1, 6, 1}, 1.0, 2), 4.0, 1e-12) << "hist (1, 1, 1, 6, 1), 2 levels"
+      << hint("KL(P‖Q): P (the clipped float histogram) first, as kl_divergence(p, q)");
 }
 
 GRADED_TEST(QuantGraded, EntropyCalibrationClipsAHeavyTail, 6) {
