@@ -4,7 +4,7 @@
 //   - post-training quantization simulated with fake_quantize (compression/quantization.h):
 //     weights per-channel symmetric, each layer's input per tensor with each observer, at 8 and 4
 //     bits; calibration on the first 512 training images in batches of 64;
-//   - quantization-aware training: `--qat-epochs` epochs of fine-tuning through fake_quantize
+//   - quantization-aware training: `--qat-steps` Adam steps (batch 128) of fine-tuning through fake_quantize
 //     (STE) from the fp32 weights, per-channel min-max weights, moving-average activation ranges;
 //     the QAT model at 8 bits is then run on the int8 kernels (QuantizedFashionMlp::from_float).
 // Every number it prints is measured when it runs; nothing is cached.
@@ -32,11 +32,12 @@ namespace nibble::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: nibble quant-report --checkpoint FILE [--qat-epochs N]\n"
+    "usage: nibble quant-report --checkpoint FILE [--qat-steps N]\n"
     "  For a trained Fashion MLP (`nibble train --model mlp --out FILE`): test accuracy at fp32, on the\n"
     "  int8 kernels, and with fake quantization (weights per channel, layer inputs per tensor) at 8 and\n"
     "  4 bits for each observer (min-max, moving average, percentile 99.99, entropy/KL); then QAT\n"
-    "  (N epochs, default 1, Adam lr 1e-4) at 8 and 4 bits. Model bytes and int8 vs fp32 latency.\n";
+    "  (N Adam steps of batch 128 from the fp32 weights, default 300, lr 1e-4; 0 skips it) at 8 and 4\n"
+    "  bits. Model bytes and int8 vs fp32 latency.\n";
 
 using Observers = std::vector<std::unique_ptr<Observer>>;
 
@@ -124,7 +125,7 @@ double median_ms(F&& f, int repeats) {
 }  // namespace
 
 int quant_report(const Args& args) {
-  const ArgParser opt("nibble quant-report", args, {"checkpoint", "qat-epochs"});
+  const ArgParser opt("nibble quant-report", args, {"checkpoint", "qat-steps"});
   if (opt.help()) {
     std::printf("%s", kHelp);
     return 0;
@@ -132,7 +133,7 @@ int quant_report(const Args& args) {
   const std::string path = opt.get("checkpoint", "");
   check(!path.empty(), "nibble quant-report", "needs --checkpoint FILE",
         "train one first: nibble train --model mlp --out fashion_mlp.ckpt");
-  const int qat_epochs = static_cast<int>(opt.get_int("qat-epochs", 1, 0, 100));
+  const int64_t qat_steps = opt.get_int("qat-steps", 300, 0, 1000000);
   nn::FashionMlp fp;
   nn::load(fp, path);
   const data::FashionMnist train = data::load_fashion_mnist("train");
@@ -164,7 +165,7 @@ int quant_report(const Args& args) {
     }
   }
   for (const int bits : {8, 4}) {
-    if (qat_epochs == 0) break;
+    if (qat_steps == 0) break;
     nn::FashionMlp m;
     nn::load(m, path);
     Observers obs;
@@ -173,8 +174,9 @@ int quant_report(const Args& args) {
     optim::Adam adam(m.parameters(), {1e-4f});
     const int64_t n = train.images.size(0);
     const auto t0 = std::chrono::steady_clock::now();
-    for (int epoch = 0; epoch < qat_epochs; ++epoch)
-      for (int64_t b = 0; b + 128 <= n; b += 128) {
+    for (int64_t step = 0; step < qat_steps; ++step) {
+      const int64_t b = (step * 128) % (n - n % 128);
+      {
         const std::vector<QParams> wq = weight_qparams(m, bits);
         const Tensor logits = forward(m, train.images.slice(0, b, b + 128), &wq, &obs, true);
         const std::vector<int64_t> y(train.labels.begin() + b, train.labels.begin() + b + 128);
@@ -182,10 +184,11 @@ int quant_report(const Args& args) {
         cross_entropy(logits, y).backward();
         adam.step();
       }
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::vector<QParams> wq = weight_qparams(m, bits);
     const std::string name = "QAT W" + std::to_string(bits) + "A" + std::to_string(bits) + " (" +
-                             std::to_string(qat_epochs) + " epoch, " + std::to_string(static_cast<int>(secs)) + " s)";
+                             std::to_string(qat_steps) + " steps, " + std::to_string(static_cast<int>(secs)) + " s)";
     row(name, accuracy(m, test, &wq, &obs), bits == 8 ? bytes8 : bytes4);
     if (bits == 8) {
       const nn::QuantizedFashionMlp qq = nn::QuantizedFashionMlp::from_float(m, calib);
