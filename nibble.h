@@ -5,6 +5,7 @@
 #include "compression/lowrank.h"
 #include "compression/lowrank_image.h"
 #include "compression/lowrank_layers.h"
+#include "compression/quantization.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/gemm.h"
