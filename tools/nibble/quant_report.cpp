@@ -164,32 +164,37 @@ int quant_report(const Args& args) {
           bits == 8 ? bytes8 : bytes4);
     }
   }
-  for (const int bits : {8, 4}) {
+  // bits = 0: the same fine-tuning without quantization, the fair baseline for the QAT rows (the
+  // checkpoint may be undertrained, and QAT's extra steps then also train it further).
+  for (const int bits : {0, 8, 4}) {
     if (qat_steps == 0) break;
     nn::FashionMlp m;
     nn::load(m, path);
     Observers obs;
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < 3 && bits > 0; ++i)
       obs.push_back(std::make_unique<MovingAverageMinMaxObserver>(0.01, QScheme::kPerTensorAffine, bits, false));
     optim::Adam adam(m.parameters(), {1e-4f});
     const int64_t n = train.images.size(0);
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t step = 0; step < qat_steps; ++step) {
       const int64_t b = (step * 128) % (n - n % 128);
-      {
-        const std::vector<QParams> wq = weight_qparams(m, bits);
-        const Tensor logits = forward(m, train.images.slice(0, b, b + 128), &wq, &obs, true);
-        const std::vector<int64_t> y(train.labels.begin() + b, train.labels.begin() + b + 128);
-        adam.zero_grad();
-        cross_entropy(logits, y).backward();
-        adam.step();
-      }
+      const std::vector<QParams> wq = bits > 0 ? weight_qparams(m, bits) : std::vector<QParams>{};
+      const Tensor logits = forward(m, train.images.slice(0, b, b + 128), bits > 0 ? &wq : nullptr,
+                                    bits > 0 ? &obs : nullptr, true);
+      const std::vector<int64_t> y(train.labels.begin() + b, train.labels.begin() + b + 128);
+      adam.zero_grad();
+      cross_entropy(logits, y).backward();
+      adam.step();
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::string steps = " (" + std::to_string(qat_steps) + " steps, " + std::to_string(static_cast<int>(secs)) + " s)";
+    if (bits == 0) {
+      row("fp32 fine-tuned" + steps, accuracy(m, test, nullptr, nullptr), 4 * (n_weights + n_bias));
+      continue;
+    }
     const std::vector<QParams> wq = weight_qparams(m, bits);
-    const std::string name = "QAT W" + std::to_string(bits) + "A" + std::to_string(bits) + " (" +
-                             std::to_string(qat_steps) + " steps, " + std::to_string(static_cast<int>(secs)) + " s)";
-    row(name, accuracy(m, test, &wq, &obs), bits == 8 ? bytes8 : bytes4);
+    row("QAT W" + std::to_string(bits) + "A" + std::to_string(bits) + steps, accuracy(m, test, &wq, &obs),
+        bits == 8 ? bytes8 : bytes4);
     if (bits == 8) {
       const nn::QuantizedFashionMlp qq = nn::QuantizedFashionMlp::from_float(m, calib);
       row("QAT W8A8 converted to the int8 kernels", accuracy_int8(qq, test), bytes8);
