@@ -19,6 +19,7 @@ int train(const Args& args);
 int lowrank_image(const Args& args);   // module 06: photos by rank
 int lowrank_report(const Args& args);  // module 06: spectra, accuracy and latency of factored layers
 int prune_report(const Args& args);    // module 03: accuracy vs sparsity, fine-tuning, removed neurons
+int quant_report(const Args& args);    // module 04: PTQ per observer, QAT, int8 kernels on the Fashion MLP
 // The course (modules/): one file each.
 int modules(const Args& args);
 int test_module(const Args& args);
