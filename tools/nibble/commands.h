@@ -25,5 +25,9 @@ int status(const Args& args);
 int release(const Args& args);
 int sync_stubs(const Args& args);
 int course_check(const Args& args);
+// The autograder (tools/course/autograde.h).
+int autograde(const Args& args);
+int grade_one(const Args& args);
+int gradebook(const Args& args);
 
 }  // namespace nibble::cli

@@ -20,6 +20,9 @@ const nibble::cli::Command kCommands[] = {
     {"release", "(instructors) write the student edition: --out DIR", nibble::cli::release},
     {"sync-stubs", "(instructors) regenerate the stubs from the solutions", nibble::cli::sync_stubs},
     {"course-check", "(CI) every graded test fails on stubs and passes on solutions", nibble::cli::course_check},
+    {"autograde", "(instructors) grade a folder of submissions in a sandbox", nibble::cli::autograde},
+    {"grade-one", "(instructors) grade one submission, as autograde does", nibble::cli::grade_one},
+    {"gradebook", "(instructors) `gradebook merge DIR...`: join graded results", nibble::cli::gradebook},
 };
 
 void print_usage() {
