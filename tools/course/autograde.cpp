@@ -402,7 +402,7 @@ std::string compile_errors(const std::string& log) {
   int errors = 0, after = 0;
   for (std::string l; std::getline(in, l);) {
     if (l.rfind("FAILED:", 0) == 0 || l.rfind("ninja:", 0) == 0 || l.rfind("[", 0) == 0) continue;
-    if (l.find("error") != std::string::npos) {
+    if (l.find("error:") != std::string::npos || l.find("undefined reference") != std::string::npos) {
       if (++errors > 5) break;
       after = 3;
     } else if (after == 0) {
@@ -545,7 +545,9 @@ std::string Grader::unpack(const std::string& submission, const std::string& stu
   return dest;
 }
 
-void Grader::set_owned(const Module& graded, const std::vector<std::pair<std::string, std::string>>& files) {
+std::vector<std::pair<std::string, std::string>> Grader::set_owned(
+    const Module& graded, const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::pair<std::string, std::string>> written;
   std::set<std::string> pre;
   prerequisites(m_, graded, pre);
   for (const Module& mod : m_.modules)
@@ -562,7 +564,9 @@ void Grader::set_owned(const Module& graded, const std::vector<std::pair<std::st
       }
       const std::string copy = build_ + "/mutant-src/" + owned;
       if (!file_exists(copy) || read_text_file(copy) != text) write_file_atomic(copy, text);
+      written.emplace_back(copy, text);
     }
+  return written;
 }
 
 ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair<std::string, std::string>>& files,
@@ -570,12 +574,23 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
   ModuleRecord r;
   r.module = mod.number;
   r.slug = mod.slug;
-  set_owned(mod, files);
   const std::string log = opt_.work + "/build-" + student + ".log";
-  // The trusted link runs as us; each compile of an owned file is sandboxed by the launcher.
-  const int rc = run_command("timeout -k 5 " + std::to_string(opt_.compile_seconds * 2) + " cmake --build " +
-                                 shell_quote(build_) + " --target nibble",
-                             log);
+  // The trusted link runs as us; each compile of an owned file is sandboxed by the launcher. When the
+  // instructor's tree changed since the last build, ninja re-runs CMake first, whose configure_file puts
+  // the solutions back into mutant-src/: the copies are checked after the build and, when overwritten,
+  // written and built again (never grade the solution in a student's name).
+  int rc = 0;
+  for (int attempt = 0;; ++attempt) {
+    const std::vector<std::pair<std::string, std::string>> written = set_owned(mod, files);
+    rc = run_command("timeout -k 5 " + std::to_string(opt_.compile_seconds * 2) + " cmake --build " +
+                         shell_quote(build_) + " --target nibble",
+                     log);
+    bool intact = true;
+    for (const auto& [copy, text] : written) intact = intact && read_text_file(copy) == text;
+    if (intact) break;
+    check(attempt == 0, "autograde", "the grading tree keeps replacing the student's files in " + build_ + "/mutant-src",
+          "remove " + opt_.work + " and run again");
+  }
   r.compiled = rc == 0;
   if (!r.compiled) r.compile_errors = compile_errors(read_text_file(log));
   std::error_code ec;

@@ -113,7 +113,9 @@ class Grader {
  private:
   ModuleRecord grade_module(const Module& mod, const std::vector<std::pair<std::string, std::string>>& files,
                             const std::string& student);
-  void set_owned(const Module& graded, const std::vector<std::pair<std::string, std::string>>& files);
+  // Writes every owned copy for grading `graded`; returns (copy path, text) of each.
+  std::vector<std::pair<std::string, std::string>> set_owned(const Module& graded,
+                                                             const std::vector<std::pair<std::string, std::string>>& files);
   std::string unpack(const std::string& submission, const std::string& student, std::vector<std::string>& problems);
 
   const Manifest& m_;
