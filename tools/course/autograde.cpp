@@ -191,6 +191,12 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::vec
         set_limit(RLIMIT_NPROC, static_cast<rlim_t>(lim.nproc) + 4096);  // shares our user's count
       }
       ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      // Default dispositions (a caller such as Python ignores SIGXFSZ and SIGPIPE, and exec keeps
+      // "ignored"): an output flood must end with SIGXFSZ, not with writes failing quietly.
+      for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::execve(cargv[0], cargv.data(), cenv.data());
       child_fail("execve");
     }
@@ -598,10 +604,14 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
   for (const bool hidden : {false, true}) {
     // A program that cannot even list its tests in time (a hang or a fork bomb in a static initialiser)
     // costs every test of it at once, instead of one time-out per test.
+    // Likewise a program that is killed by a signal while only listing its tests (no test code runs
+    // then: it dies in a static initialiser) would die the same way in every test.
     bool hangs = false;
+    int dies = 0;
     if (r.compiled && !(hidden ? mod.hidden : mod.graded).empty()) {
       const SandboxResult probe = run_sandboxed({build_ + "/modules/" + test_target(mod, hidden), "--gtest_list_tests"}, {}, sandbox_);
-      hangs = probe.timed_out || probe.signal == SIGXCPU;
+      hangs = probe.timed_out || probe.signal == SIGXCPU || probe.signal == SIGKILL;
+      if (!hangs && !probe.exited) dies = probe.signal;
     }
     for (const GradedTest& t : hidden ? mod.hidden : mod.graded) {
       TestRecord tr;
@@ -619,6 +629,13 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
         tr.status = "timeout";
         tr.message = hidden ? "" : "not run: the test program does not even start within the time limit "
                                    "(an endless loop in a static initialiser?)";
+        r.tests.push_back(tr);
+        continue;
+      }
+      if (dies != 0) {
+        tr.status = "crash";
+        tr.message = hidden ? "" : std::string("not run: the test program is killed before any test starts (signal ") +
+                                       std::to_string(dies) + ", " + ::strsignal(dies) + ")";
         r.tests.push_back(tr);
         continue;
       }
