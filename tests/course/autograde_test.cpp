@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -156,6 +158,37 @@ TEST(Autograde, SandboxReportsExitTimeoutAndCapsOutput) {
   EXPECT_FALSE(r.exited);
   EXPECT_EQ(r.signal, SIGXFSZ);
   EXPECT_LE(r.output.size(), 70u * 1024);
+}
+
+}  // namespace
+}  // namespace nibble::course
+
+namespace nibble::course {
+namespace {
+
+TEST(Autograde, SandboxAsTheGraderUserWithoutNetworkAndWithMasks) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (namespaces and the nibble-grader user)";
+  ASSERT_TRUE(ensure_grader_user("nibble-grader"));
+  TempDir secret;
+  write(secret.path + "/answer.txt", "42");
+  ::chmod(secret.path.c_str(), 0755);
+  Sandbox sb;
+  sb.user = "nibble-grader";
+  sb.masks = {secret.path};
+  sb.limits.wall_seconds = 5;
+  SandboxResult r = run_sandboxed(
+      {"/bin/sh", "-c", "id -un; cat " + secret.path + "/answer.txt || echo masked; grep -c : /proc/net/dev; touch /etc/x || echo ro"},
+      {}, sb);
+  EXPECT_TRUE(r.exited) << r.output;
+  EXPECT_NE(r.output.find("nibble-grader"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("42"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("masked"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\n1\n"), std::string::npos) << "only the loopback interface: " << r.output;
+  EXPECT_NE(r.output.find("ro"), std::string::npos) << r.output;
+  sb.limits.fsize_mb = 1;
+  r = run_sandboxed({"/bin/sh", "-c", "yes xxxxxxxxxxxxxxxxxxxxxxxx"}, {}, sb);
+  EXPECT_FALSE(r.exited) << r.output.size();
+  EXPECT_EQ(r.signal, SIGXFSZ);
 }
 
 }  // namespace

@@ -169,9 +169,30 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::vec
           child_fail("mount tmpfs");
       }
     }
+    // PID 1 of the new namespace is a trusted init (the kernel drops default-action signals such as
+    // SIGXFSZ and SIGXCPU sent to a namespace's init, so the student's process must not be PID 1): it
+    // starts the student's process, reaps orphans until that one ends, passes its raw status on.
+    int init_pipe[2];
+    if (::pipe2(init_pipe, O_CLOEXEC) != 0) child_fail("pipe2");
     const pid_t kid = ::fork();
     if (kid < 0) child_fail("fork");
+    if (kid == 0 && root) {
+      ::close(init_pipe[0]);
+      const pid_t test = ::fork();
+      if (test < 0) child_fail("fork");
+      if (test > 0) {
+        int st = 0;
+        for (;;) {
+          const pid_t w = ::wait(&st);
+          if (w == test) break;
+          if (w < 0 && errno != EINTR) ::_exit(125);
+        }
+        if (::write(init_pipe[1], &st, sizeof st) != static_cast<ssize_t>(sizeof st)) ::_exit(126);
+        ::_exit(0);  // every other process of the namespace dies with its init
+      }
+    }
     if (kid == 0) {
+      ::close(init_pipe[1]);
       if (::dup2(out_fd, 1) < 0 || ::dup2(out_fd, 2) < 0 || ::dup2(rep_fd, 3) < 0) child_fail("dup2");
       const int devnull = ::open("/dev/null", O_RDONLY);
       if (devnull >= 0) ::dup2(devnull, 0);
@@ -200,6 +221,7 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::vec
       ::execve(cargv[0], cargv.data(), cenv.data());
       child_fail("execve");
     }
+    ::close(init_pipe[1]);
     // Wait with the wall clock; on time-out kill the namespace's init (all of it dies with it).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(lim.wall_seconds);
     int st = 0;
@@ -216,6 +238,15 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::vec
         break;
       }
       ::usleep(2000);
+    }
+    if (root && !timed_out) {
+      // The student's process's own status, from the init (when the init itself ended normally).
+      int test_status = 0;
+      if (WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+          ::read(init_pipe[0], &test_status, sizeof test_status) == static_cast<ssize_t>(sizeof test_status))
+        st = test_status;
+      else
+        st = 0x7f00;  // "exited 127": the sandbox itself failed
     }
     const int msg[2] = {st, timed_out};
     if (::write(status_pipe[1], msg, sizeof msg) != static_cast<ssize_t>(sizeof msg)) ::_exit(126);
@@ -375,8 +406,9 @@ std::vector<std::pair<std::string, std::string>> owned_files_of(const std::strin
         struct stat s2;
         if (::lstat((folder + "/" + q.string()).c_str(), &s2) == 0 && S_ISLNK(s2.st_mode)) link = true;
       }
-      if (link || !S_ISREG(st.st_mode)) {
-        problems.push_back(rel + " is not a regular file (symlinks are refused): ignored");
+      // A hard link (st_nlink > 1) could name a file outside the submission, read here by the grader.
+      if (link || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
+        problems.push_back(rel + " is not a regular file (symlinks and hard links are refused): ignored");
         continue;
       }
       if (st.st_size > 1024 * 1024) {
