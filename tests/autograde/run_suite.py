@@ -87,6 +87,12 @@ folder("huge_output", at_load(r'''
 folder("include_solution_abs", '#include "%s/solution/entropy.cpp"\n' % MOD, SOL_H, 0)
 folder("include_hidden_abs", SOL_E + '\n#include "%s/hidden/entropy_hidden_test.cpp"\n' % MOD, SOL_H, 0)
 folder("include_sibling", '#include "huffman.cpp"\n' + SOL_E, SOL_H, 0)
+# A template bomb: the compile's time limit (--compile-timeout below) ends it as a compile error.
+folder("template_bomb", SOL_E + r'''
+// Compile-time evaluation is not memoised: about 2^62 calls, ended by the compile's CPU limit.
+constexpr long nibble_bomb(int n) { return n < 2 ? 1 : nibble_bomb(n - 1) + nibble_bomb(n - 2); }
+static_assert(nibble_bomb(90) > 0, "never reached");
+''', SOL_H, 0)
 # Deletes what it can reach (nothing: masked or not its own), then behaves: all points, and the
 # submissions graded after it are not affected.
 folder("deleter", at_load(r'''
@@ -110,7 +116,7 @@ def gradebook(path):
     with open(path) as f: return {r["student"]: (int(r["01"]), int(r["total"])) for r in csv.DictReader(f)}
 
 # The grading tree of WORK/tree is reused between runs (configured once).
-common = ["--modules", "01", "--timeout", "5", "--memory", "512", "--root", ROOT, "--work", os.path.join(WORK, "tree")]
+common = ["--modules", "01", "--timeout", "5", "--memory", "512", "--compile-timeout", "15", "--root", ROOT, "--work", os.path.join(WORK, "tree")]
 rc, secs = run(["autograde", SUB, "--out", OUT] + common)
 expect(rc == 0, "autograde exits 0 (got %d)" % rc)
 book = gradebook(os.path.join(OUT, "gradebook.csv"))

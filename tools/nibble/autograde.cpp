@@ -47,12 +47,13 @@ const char* kOptionsHelp =
     "                   they share the grader user's process limit (SECURITY.md)\n"
     "  --force          regrade submissions already graded (else they are kept: resuming)\n"
     "  --timeout S      wall-clock seconds per test process (default 30; CPU limit 20 s)\n"
+    "  --compile-timeout S  CPU and wall-clock seconds per compile of a student's file (default 180)\n"
     "  --memory MB      address-space limit per test process (default 2048)\n"
     "  --root DIR       the instructor's tree (default: the one nibble was built from)\n"
     "  Threat model and limits: tools/autograde/SECURITY.md.\n";
 
 int run(const std::string& command, const Args& args, bool one) {
-  const ArgParser p(command, args, {"modules", "out", "work", "root", "timeout", "memory", "jobs"}, {"force"}, 1);
+  const ArgParser p(command, args, {"modules", "out", "work", "root", "timeout", "memory", "jobs", "compile-timeout"}, {"force"}, 1);
   if (p.help()) {
     std::printf(one ? "usage: nibble grade-one SUBMISSION --modules 01[,02] --out DIR [options]\n"
                       "  Grades one submission (a folder, NAME.zip or NAME.tar.gz) exactly as `nibble autograde`\n"
@@ -77,6 +78,7 @@ int run(const std::string& command, const Args& args, bool one) {
   o.limits.wall_seconds = static_cast<int>(p.get_int("timeout", 30, 1, kMaxTimeoutSeconds));
   o.limits.cpu_seconds = std::min(o.limits.wall_seconds, 20);
   o.limits.mem_mb = p.get_int("memory", 2048, 64, 1 << 20);
+  o.compile_seconds = static_cast<int>(p.get_int("compile-timeout", 180, 1, kMaxTimeoutSeconds));
   const std::string input = p.positional()[0];
   std::vector<std::string> submissions;
   if (one) {
