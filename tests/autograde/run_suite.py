@@ -116,7 +116,7 @@ def gradebook(path):
     with open(path) as f: return {r["student"]: (int(r["01"]), int(r["total"])) for r in csv.DictReader(f)}
 
 # The grading tree of WORK/tree is reused between runs (configured once).
-common = ["--modules", "01", "--timeout", "5", "--memory", "512", "--compile-timeout", "15", "--root", ROOT, "--work", os.path.join(WORK, "tree")]
+common = ["--modules", "01", "--timeout", "5", "--memory", "512", "--compile-timeout", "20", "--root", ROOT, "--work", os.path.join(WORK, "tree")]
 rc, secs = run(["autograde", SUB, "--out", OUT] + common)
 expect(rc == 0, "autograde exits 0 (got %d)" % rc)
 book = gradebook(os.path.join(OUT, "gradebook.csv"))

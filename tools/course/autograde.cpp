@@ -493,7 +493,7 @@ Grader::Grader(const Manifest& m, AutogradeOptions o) : m_(m), opt_(std::move(o)
   write_file_atomic(conf, "export SRC_PREFIX=" + conf_quote(build_ + "/mutant-src/") + "\nexport MASKS=" +
                               conf_quote(mask_list) + "\nexport GRADER_USER=" + conf_quote(sandbox_.user) +
                               "\nexport CPU_SECONDS=" + std::to_string(opt_.compile_seconds) +
-                              "\nexport WALL_SECONDS=" + std::to_string(opt_.compile_seconds) +
+                              "\nexport WALL_SECONDS=" + std::to_string(3 * opt_.compile_seconds + 30) +  // a loaded machine
                               "\nexport MEM_KB=" + std::to_string(2L * 1024 * 1024) +
                               "\nexport FSIZE_KB=" + std::to_string(256L * 1024) + "\n");
   const std::string log = opt_.work + "/setup.log";

@@ -47,7 +47,7 @@ const char* kOptionsHelp =
     "                   they share the grader user's process limit (SECURITY.md)\n"
     "  --force          regrade submissions already graded (else they are kept: resuming)\n"
     "  --timeout S      wall-clock seconds per test process (default 30; CPU limit 20 s)\n"
-    "  --compile-timeout S  CPU and wall-clock seconds per compile of a student's file (default 180)\n"
+    "  --compile-timeout S  CPU seconds per compile of a student's file (default 180; wall clock 3x + 30)\n"
     "  --memory MB      address-space limit per test process (default 2048)\n"
     "  --root DIR       the instructor's tree (default: the one nibble was built from)\n"
     "  Threat model and limits: tools/autograde/SECURITY.md.\n";
