@@ -52,6 +52,10 @@ folder("entropy_only_flat", SOL_E, None, None, layout="")   # bare entropy.cpp; 
 with zipfile.ZipFile(os.path.join(SUB, "zipped.zip"), "w") as z:
     z.writestr("entropy.cpp", SOL_E); z.writestr("huffman.cpp", SOL_H)
 expected["zipped"] = FULL
+with tarfile.open(os.path.join(SUB, "tarred.tar.gz"), "w:gz") as t:
+    for name, text in (("modules/01_entropy/entropy.cpp", SOL_E), ("modules/01_entropy/huffman.cpp", SOL_H)):
+        data = text.encode(); info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
+expected["tarred"] = FULL
 with tarfile.open(os.path.join(SUB, "dotdot.tar.gz"), "w:gz") as t:
     for name, text in (("modules/01_entropy/entropy.cpp", SOL_E), ("../escaped.cpp", "int x;")):
         data = text.encode(); info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
