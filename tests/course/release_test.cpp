@@ -98,6 +98,9 @@ TEST(CourseRelease, InstructorOnlyPaths) {
   EXPECT_FALSE(is_instructor_only("core/solution/a.cpp"));
   EXPECT_TRUE(is_instructor_only("modules/01_x/mutants/f--natural-log.patch"));
   EXPECT_TRUE(is_instructor_only("modules/01_x/MUTANTS.md"));
+  EXPECT_TRUE(is_instructor_only("tools/autograde/SECURITY.md"));
+  EXPECT_TRUE(is_instructor_only("tests/autograde/run_suite.py"));
+  EXPECT_FALSE(is_instructor_only("tools/course/autograde.cpp"));
   EXPECT_FALSE(is_instructor_only("modules/01_x/README.md"));
   EXPECT_FALSE(is_instructor_only("modules/MUTANTS.md"));
   EXPECT_FALSE(is_instructor_only("modules/01_x/tests/mutants_test.cpp"));

@@ -23,7 +23,8 @@ struct ReleaseSummary {
 };
 
 // True for modules/<any>/solution/..., modules/<any>/hidden/..., modules/<any>/mutants/... and
-// modules/<any>/MUTANTS.md: what the student edition leaves out.
+// modules/<any>/MUTANTS.md, and the autograder's harness and suite (tools/autograde/, tests/autograde/):
+// what the student edition leaves out.
 bool is_instructor_only(const std::string& rel_path);
 
 // Writes the student edition of root into out_dir (created; must be empty or absent): the files

@@ -28,5 +28,9 @@ int release(const Args& args);
 int sync_stubs(const Args& args);
 int course_check(const Args& args);
 int milestone(const Args& args);  // milestone notebooks: list, run in the terminal
+// The autograder (tools/course/autograde.h).
+int autograde(const Args& args);
+int grade_one(const Args& args);
+int gradebook(const Args& args);
 
 }  // namespace nibble::cli

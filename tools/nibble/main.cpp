@@ -23,6 +23,9 @@ const nibble::cli::Command kCommands[] = {
     {"sync-stubs", "(instructors) regenerate the stubs from the solutions", nibble::cli::sync_stubs},
     {"course-check", "(CI) every graded test fails on stubs and passes on solutions", nibble::cli::course_check},
     {"milestone", "the milestone notebooks: `nibble milestone list`, `nibble milestone run 01`", nibble::cli::milestone},
+    {"autograde", "(instructors) grade a folder of submissions in a sandbox", nibble::cli::autograde},
+    {"grade-one", "(instructors) grade one submission, as autograde does", nibble::cli::grade_one},
+    {"gradebook", "(instructors) `gradebook merge DIR...`: join graded results", nibble::cli::gradebook},
 };
 
 void print_usage() {
