@@ -286,4 +286,12 @@ GRADED_TEST(DistillGraded, RejectsBadInputWithClearMessages, 4) {
   EXPECT_NE(e.find("NaN"), std::string::npos) << hint("NaN logits must throw naming the NaN: " + e);
   e = error_of([&] { nibble::hidden_state_mse(Tensor::zeros({2, 3}), Tensor::zeros({2, 4})); });
   EXPECT_NE(e.find("projection"), std::string::npos) << hint("a width mismatch without projection must throw: " + e);
+  // The boundaries are valid input, not errors: α = 0, α = 1, a small T.
+  e = error_of([&] {
+    EXPECT_NEAR(nibble::distillation_loss(s, t, kLabels, 0.05, 0.0).item(), ref_ce(s, kLabels), 1e-5)
+        << hint("α = 0 at T = 0.05 is still plain cross-entropy");
+    EXPECT_TRUE(std::isfinite(nibble::distillation_loss(s, t, kLabels, 0.05, 1.0).item()))
+        << hint("α = 1 at a small T must stay finite (log_softmax, not log of softmax)");
+  });
+  EXPECT_EQ(e, "") << hint("α in {0, 1} and T = 0.05 are allowed; nothing should throw");
 }
