@@ -18,6 +18,7 @@ int demo(const Args& args);
 int train(const Args& args);
 int lowrank_image(const Args& args);   // module 06: photos by rank
 int lowrank_report(const Args& args);  // module 06: spectra, accuracy and latency of factored layers
+int distill_report(const Args& args);  // module 05: labels only vs KD per temperature; soft-label bits
 // The course (modules/): one file each.
 int modules(const Args& args);
 int test_module(const Args& args);

@@ -14,6 +14,7 @@ const nibble::cli::Command kCommands[] = {
     {"train", "train the Fashion-MNIST MLP or CNN and save a checkpoint", nibble::cli::train},
     {"lowrank-image", "compress a photo by SVD rank: PNGs, PSNR and bytes per rank", nibble::cli::lowrank_image},
     {"lowrank-report", "spectra, accuracy and latency of a trained model's layers by rank", nibble::cli::lowrank_report},
+    {"distill-report", "a CNN teacher, an MLP student: labels only vs distillation per temperature", nibble::cli::distill_report},
     {"modules", "list the course's modules, their points and your last results", nibble::cli::modules},
     {"test", "build and run a module's graded tests: `nibble test 01`", nibble::cli::test_module},
     {"status", "your points per module and the milestones you unlocked", nibble::cli::status},
