@@ -43,7 +43,7 @@ const char* kHelp =
     "  --epochs N         student epochs (default 2)\n"
     "  --limit N          training images used (default 10000)\n"
     "  --seeds S          seeds per configuration (default 3)\n"
-    "  --hidden H         student hidden width (default 32)\n"
+    "  --hidden H         student hidden width (default 16)\n"
     "  --alpha A          weight of the soft term for the KD runs (default 0.9)\n"
     "  --temperatures L   comma-separated temperatures (default 1,2,4,8)\n";
 
@@ -122,7 +122,7 @@ int distill_report(const Args& args) {
   const int64_t epochs = opt.get_int("epochs", 2, 1, 1000);
   const int64_t limit = opt.get_int("limit", 10000, 1, 60000);
   const int64_t seeds = opt.get_int("seeds", 3, 1, 100);
-  const int64_t hidden = opt.get_int("hidden", 32, 1, 4096);
+  const int64_t hidden = opt.get_int("hidden", 16, 1, 4096);
   const double alpha = opt.get_double("alpha", 0.9, ArgParser::in_range(0.0, 1.0));
   const std::vector<double> temps = parse_list(opt.get("temperatures", "1,2,4,8"));
 
