@@ -3,6 +3,7 @@
 // modules/05_distillation/solution/distillation.cpp.
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -193,7 +194,13 @@ class Taps {
  public:
   explicit Taps(nn::Module& model) : model_(model) {}
   ~Taps() {
-    for (auto it = taps_.rbegin(); it != taps_.rend(); ++it) model_.replace_module(it->first, it->second->inner_);
+    for (auto it = taps_.rbegin(); it != taps_.rend(); ++it) {
+      try {
+        model_.replace_module(it->first, it->second->inner_);
+      } catch (const std::exception& e) {  // a destructor must not throw; this would be a library bug
+        std::fprintf(stderr, "Distiller: could not put layer '%s' back: %s\n", it->first.c_str(), e.what());
+      }
+    }
   }
   Taps(const Taps&) = delete;
   Taps& operator=(const Taps&) = delete;
