@@ -94,6 +94,8 @@ double run_student(const Tensor& x, const std::vector<int64_t>& y, const std::ve
       std::vector<float> t(static_cast<size_t>(b * 10));
       for (int64_t i = 0; i < b; ++i) {  // the teacher's logits of exactly these examples
         const int64_t idx = loader.order()[static_cast<size_t>(k * 64 + i)];
+        check(batch.y[static_cast<size_t>(i)] == y[static_cast<size_t>(idx)], "nibble distill-report",
+              "teacher logits out of step with the batch");  // the loader's order is what we think it is
         std::copy_n(teacher_logits.begin() + idx * 10, 10, t.begin() + i * 10);
       }
       const Tensor loss = distillation_loss(student(batch.x), Tensor::from_vector(t, {b, 10}), batch.y,
