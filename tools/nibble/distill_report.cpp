@@ -31,15 +31,17 @@ namespace nibble::cli {
 namespace {
 
 const char* kHelp =
-    "usage: nibble distill-report --teacher FILE [--epochs N] [--limit N] [--seeds N] [--hidden H]\n"
+    "usage: nibble distill-report --teacher FILE [--teacher-model cnn|mlp] [--epochs N] [--limit N]\n"
+    "                             [--seeds N] [--hidden H]\n"
     "                             [--alpha A] [--temperatures 1,2,4,8]\n"
     "  Trains a small MLP student (784-H-10, Adam lr 1e-3, batch 64) on the first N training images,\n"
     "  once on labels only (alpha = 0) and once per temperature with knowledge distillation from the\n"
-    "  FashionCnn in FILE (train it with `nibble train --model cnn --out FILE`), each with seeds\n"
+    "  teacher in FILE (train it with `nibble train --model cnn --out FILE`), each with seeds\n"
     "  1..S; prints test accuracy mean, spread (max - min) and per seed, then the teacher's soft-label\n"
     "  entropy and dark knowledge (bits) per temperature on the 10000 test images.\n"
     "options:\n"
-    "  --teacher FILE     FashionCnn checkpoint (required)\n"
+    "  --teacher FILE     teacher checkpoint (required)\n"
+    "  --teacher-model M  cnn (FashionCnn, default) or mlp (FashionMlp 784-256-128-10)\n"
     "  --epochs N         student epochs (default 2)\n"
     "  --limit N          training images used (default 10000)\n"
     "  --seeds S          seeds per configuration (default 3)\n"
@@ -113,7 +115,7 @@ double run_student(const Tensor& x, const std::vector<int64_t>& y, const std::ve
 
 int distill_report(const Args& args) {
   const ArgParser opt("nibble distill-report", args,
-                      {"teacher", "epochs", "limit", "seeds", "hidden", "alpha", "temperatures"});
+                      {"teacher", "teacher-model", "epochs", "limit", "seeds", "hidden", "alpha", "temperatures"});
   if (opt.help()) {
     std::printf("%s", kHelp);
     return 0;
@@ -128,7 +130,15 @@ int distill_report(const Args& args) {
   const double alpha = opt.get_double("alpha", 0.9, ArgParser::in_range(0.0, 1.0));
   const std::vector<double> temps = parse_list(opt.get("temperatures", "1,2,4,8"));
 
-  nn::FashionCnn teacher;
+  const std::string kind = opt.get("teacher-model", "cnn");
+  check(kind == "cnn" || kind == "mlp", "nibble distill-report", "--teacher-model '" + kind + "' is unknown",
+        "use --teacher-model cnn or mlp (the model `nibble train --model` saved)");
+  std::shared_ptr<nn::Module> teacher_ptr;
+  if (kind == "cnn")
+    teacher_ptr = std::make_shared<nn::FashionCnn>();
+  else
+    teacher_ptr = std::make_shared<nn::FashionMlp>();
+  nn::Module& teacher = *teacher_ptr;
   nn::load(teacher, path);
   teacher.eval();
   const data::FashionMnist train = data::load_fashion_mnist("train");
@@ -140,7 +150,7 @@ int distill_report(const Args& args) {
   const Tensor test_x = (test.images - nn::kFashionMnistMean) / nn::kFashionMnistStd;
   const std::vector<float> t_logits = logits_of(teacher, raw_x).contiguous().to_vector();
   const Tensor test_logits = logits_of(teacher, test.images);
-  std::printf("teacher FashionCnn (%s): test accuracy %.4f, %lld parameters\n", path.c_str(),
+  std::printf("teacher %s (%s): test accuracy %.4f, %lld parameters\n", teacher.name().c_str(), path.c_str(),
               nn::accuracy(teacher, test.images, test.labels), static_cast<long long>(teacher.parameter_count()));
   std::printf("student MLP 784-%lld-10: %lld parameters; %lld training images, %lld epochs, Adam 1e-3, batch 64\n\n",
               static_cast<long long>(hidden), static_cast<long long>(784 * hidden + hidden + hidden * 10 + 10),
