@@ -2,6 +2,7 @@
 // Library code includes the specific headers it needs instead.
 #pragma once
 
+#include "compression/distillation.h"
 #include "compression/lowrank.h"
 #include "compression/lowrank_image.h"
 #include "compression/lowrank_layers.h"

@@ -20,6 +20,7 @@ int lowrank_image(const Args& args);   // module 06: photos by rank
 int lowrank_report(const Args& args);  // module 06: spectra, accuracy and latency of factored layers
 int prune_report(const Args& args);    // module 03: accuracy vs sparsity, fine-tuning, removed neurons
 int quant_report(const Args& args);    // module 04: PTQ per observer, QAT, int8 kernels on the Fashion MLP
+int distill_report(const Args& args);  // module 05: labels only vs KD per temperature; soft-label bits
 // The course (modules/): one file each.
 int modules(const Args& args);
 int test_module(const Args& args);
