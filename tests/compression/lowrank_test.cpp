@@ -172,6 +172,48 @@ TEST(LowRank, FactorizeLinearReplacesTheLayerByModelSurgery) {
   EXPECT_LT(max_abs_diff(copy->forward(x), model.forward(x)), 1e-7);
 }
 
+TEST(LowRank, FactorizedCloneFineTunesAndLeavesTheOriginalAlone) {
+  // The lowrank-report recipe on a small model: clone, factorize by surgery, build the optimizer
+  // from the clone's parameters AFTER the surgery, train.
+  nibble::manual_seed(21);
+  nibble::nn::Sequential original;
+  original.push_back(std::make_shared<nibble::nn::Linear>(12, 8));
+  original.push_back(std::make_shared<nibble::nn::ReLU>());
+  original.push_back(std::make_shared<nibble::nn::Linear>(8, 3));
+  const Tensor original_w0 = original.get_submodule_as<nibble::nn::Linear>("0").weight.clone();
+  const Tensor original_w2 = original.get_submodule_as<nibble::nn::Linear>("2").weight.clone();
+  const Tensor x = Tensor::randn({48, 12});
+  std::vector<int64_t> y;
+  for (int64_t i = 0; i < 48; ++i) y.push_back(x.at({i, 0}) > 0 ? 0 : (x.at({i, 1}) > 0 ? 1 : 2));
+
+  const auto model = original.clone_as<nibble::nn::Sequential>();
+  const auto layer = nibble::factorize_linear(*model, "0", 2);
+  const Tensor down0 = layer->down().weight.clone(), up0 = layer->up().weight.clone();
+  nibble::optim::SgdOptions o;
+  o.lr = 0.05f;
+  o.momentum = 0.9f;
+  nibble::optim::SGD sgd(model->parameters(), o);
+  ASSERT_EQ(model->parameters().size(), 5u) << "down.weight, up.weight, up.bias, 2.weight, 2.bias";
+  double first = 0.0, last = 0.0;
+  for (int step = 0; step < 40; ++step) {
+    const Tensor loss = nibble::cross_entropy(model->forward(x), y);
+    (step == 0 ? first : last) = loss.item();
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step();
+  }
+  EXPECT_LT(last, 0.8 * first) << "fine-tuning the factored model lowers the loss";
+  EXPECT_GT(max_abs_diff(layer->down().weight, down0), 1e-3) << "the optimizer moved the factors";
+  EXPECT_GT(max_abs_diff(layer->up().weight, up0), 1e-3);
+  EXPECT_EQ(&model->get_submodule("0"), layer.get()) << "the layer that trained is the one in the model";
+  // The original is untouched: still dense, same weights, no gradients.
+  const auto& w0 = original.get_submodule_as<nibble::nn::Linear>("0").weight;
+  EXPECT_EQ(max_abs_diff(w0, original_w0), 0.0);
+  EXPECT_EQ(max_abs_diff(original.get_submodule_as<nibble::nn::Linear>("2").weight, original_w2), 0.0);
+  EXPECT_FALSE(w0.grad().defined());
+  EXPECT_EQ(original.parameter_count(), 12 * 8 + 8 + 8 * 3 + 3);
+}
+
 TEST(LowRankImage, PsnrByHand) {
   // One pixel off by 0.1 among 4: MSE = 0.0025, PSNR = 10·log10(400) = 26.02 dB.
   const Tensor a = Tensor::zeros({1, 2, 2});
