@@ -3,6 +3,7 @@
 // output. Run them with `nibble test 03`.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <random>
@@ -316,7 +317,8 @@ GRADED_TEST(PruningGraded, MasksSurviveOptimizerAndCheckpoint, 6) {
   int64_t bad = 0;
   for (size_t i = 0; i < w.size(); ++i) bad += m[i] == 0.0f && w[i] != 0.0f;
   EXPECT_EQ(bad, 0) << "pruned weights of fc2 moved";
-  const std::string path = "/tmp/nibble_pruning_graded_" + std::to_string(::getpid()) + ".ckpt";
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("nibble_pruning_graded_" + std::to_string(::getpid()) + ".ckpt")).string();
   nibble::nn::save(*mlp, path);
   auto loaded = std::make_shared<nibble::nn::FashionMlp>();
   nibble::nn::load(*loaded, path);
