@@ -131,4 +131,17 @@ std::shared_ptr<nn::LowRankLinear> factorize_linear(nn::Module& model, const std
   return layer;
 }
 
+std::shared_ptr<nn::LowRankConv2d> factorize_conv(nn::Module& model, const std::string& name, int64_t rank) {
+  nn::Module& found = model.get_submodule(name);
+  const auto* conv = dynamic_cast<const nn::Conv2d*>(&found);
+  NIBBLE_CHECK(conv != nullptr, "factorize_conv", "submodule '" + name + "' is a " + found.name() + ", not a Conv2d",
+               "factor Linear layers with factorize_linear");
+  const int64_t cols = conv->in_channels * conv->kernel_size.h * conv->kernel_size.w;
+  validate_rank(rank, std::min(conv->out_channels, cols), "factorize_conv",
+                "min(OC, IC·KH·KW) = " + std::to_string(std::min(conv->out_channels, cols)));
+  auto layer = nn::LowRankConv2d::from_conv(*conv, rank);  // may throw (groups): the model is untouched until here
+  model.replace_module(name, layer);
+  return layer;
+}
+
 }  // namespace nibble

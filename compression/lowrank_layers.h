@@ -96,4 +96,9 @@ namespace nibble {
 // after this call. Unknown name, not a Linear, or a bad rank -> nibble::Error, and the model is unchanged.
 std::shared_ptr<nn::LowRankLinear> factorize_linear(nn::Module& model, const std::string& name, int64_t rank);
 
+// The same surgery for a convolution: the Conv2d named `name` becomes its rank-r LowRankConv2d
+// (K×K reduce IC -> r, 1×1 expand r -> OC). 1 <= rank <= min(OC, IC·KH·KW), groups must be 1.
+// Unknown name, not a Conv2d, or a bad rank -> nibble::Error, and the model is unchanged.
+std::shared_ptr<nn::LowRankConv2d> factorize_conv(nn::Module& model, const std::string& name, int64_t rank);
+
 }  // namespace nibble

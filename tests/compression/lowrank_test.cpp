@@ -172,6 +172,62 @@ TEST(LowRank, FactorizeLinearReplacesTheLayerByModelSurgery) {
   EXPECT_LT(max_abs_diff(copy->forward(x), model.forward(x)), 1e-7);
 }
 
+TEST(LowRank, FactorizeConvReplacesTheConvolutionByModelSurgery) {
+  // Conv2d(2 -> 6, 3x3, padding 1) -> ReLU -> Flatten -> Linear(6·5·5 = 150 -> 3) on 5x5 inputs.
+  nibble::manual_seed(5);
+  nibble::Conv2dOptions o;
+  o.padding = 1;
+  nibble::nn::Sequential model;
+  model.push_back(std::make_shared<nibble::nn::Conv2d>(2, 6, nibble::Size2(3), o));
+  model.push_back(std::make_shared<nibble::nn::ReLU>());
+  model.push_back(std::make_shared<nibble::nn::Flatten>());
+  model.push_back(std::make_shared<nibble::nn::Linear>(150, 3));
+  const int64_t dense_params = (6 * 2 * 9 + 6) + (150 * 3 + 3);  // 114 + 453
+  ASSERT_EQ(model.parameter_count(), dense_params);
+  const Tensor x = Tensor::randn({4, 2, 5, 5});
+  Tensor dense_out;
+  {
+    nibble::NoGradGuard no_grad;
+    dense_out = model.forward(x);
+  }
+
+  const std::string unknown = error_of([&] { nibble::factorize_conv(model, "conv9", 2); });
+  EXPECT_NE(unknown.find("no submodule 'conv9'"), std::string::npos) << unknown;
+  const std::string not_conv = error_of([&] { nibble::factorize_conv(model, "3", 2); });
+  EXPECT_NE(not_conv.find("not a Conv2d"), std::string::npos) << not_conv;
+  EXPECT_NE(not_conv.find("factorize_conv"), std::string::npos) << not_conv;
+  // min(OC = 6, IC·KH·KW = 18) = 6.
+  EXPECT_NE(error_of([&] { nibble::factorize_conv(model, "0", 7); }).find("rank = 7"), std::string::npos);
+  EXPECT_NE(error_of([&] { nibble::factorize_conv(model, "0", 0); }).find("rank = 0"), std::string::npos);
+  EXPECT_EQ(model.parameter_count(), dense_params) << "a rejected call leaves the model unchanged";
+  EXPECT_NE(dynamic_cast<nibble::nn::Conv2d*>(&model.get_submodule("0")), nullptr);
+
+  // Full rank: the same function (up to float rounding), in two thin convolutions.
+  const auto full_model = model.clone_as<nibble::nn::Sequential>();
+  const auto full = nibble::factorize_conv(*full_model, "0", 6);
+  EXPECT_EQ(&full_model->get_submodule("0"), full.get());
+  {
+    nibble::NoGradGuard no_grad;
+    EXPECT_LT(max_abs_diff(full_model->forward(x), dense_out), 1e-4);
+  }
+
+  // Rank 2: reduce [2, 2, 3, 3] (no bias) + expand [6, 2, 1, 1] + bias [6] = 36 + 12 + 6 = 54.
+  const auto low = nibble::factorize_conv(model, "0", 2);
+  EXPECT_EQ(&model.get_submodule("0"), low.get());
+  EXPECT_EQ(model.parameter_count(), 54 + (150 * 3 + 3));
+  EXPECT_EQ(model.state_dict()[0].first, "0.reduce.weight");
+  nibble::NoGradGuard no_grad;
+  // The factored model computes what a dense conv holding the product kernel W_2 computes.
+  nibble::nn::Conv2d product(2, 6, nibble::Size2(3), o);
+  std::vector<float> w = low->weight().contiguous().to_vector(), b = low->expand().bias.to_vector();
+  std::copy(w.begin(), w.end(), product.weight.data());
+  std::copy(b.begin(), b.end(), product.bias.data());
+  const auto& fc = model.get_submodule_as<nibble::nn::Linear>("3");
+  const Tensor expected = add(matmul(relu(product.forward(x)).flatten(1), fc.weight.t()), fc.bias);
+  EXPECT_LT(max_abs_diff(model.forward(x), expected), 1e-4);
+  EXPECT_GT(max_abs_diff(model.forward(x), dense_out), 1e-3) << "rank 2 of 6 is a real truncation";
+}
+
 TEST(LowRank, FactorizedCloneFineTunesAndLeavesTheOriginalAlone) {
   // The lowrank-report recipe on a small model: clone, factorize by surgery, build the optimizer
   // from the clone's parameters AFTER the surgery, train.

@@ -3,8 +3,8 @@
 //     write one PNG per rank and print PSNR and bytes per rank.
 //   `nibble lowrank-report --model mlp|cnn --checkpoint FILE [--ranks 8,16,32,64]`: the spectra of a
 //     trained Fashion-MNIST model's layers, test accuracy with one layer (or all) truncated, and the
-//     latency of the factored layers against the dense ones; for the MLP, with --finetune-steps N,
-//     also the accuracy of fc1 (and fc1+fc2) factored by model surgery before and after N SGD steps.
+//     latency of the factored layers against the dense ones; with --finetune-steps N also the accuracy
+//     of layers factored by model surgery (MLP: fc1, fc1+fc2; CNN: conv2, fc) before and after N SGD steps.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -112,10 +112,12 @@ const char* kReportHelp =
     "  factored (LowRankLinear / LowRankConv2d) against the dense layer (median of N runs).\n"
     "  In those tables accuracy is measured by writing W_k into the dense layer: the same function\n"
     "  as the factored layer up to float rounding, without fine-tuning.\n"
-    "  MLP only, --finetune-steps N (default 300, 0 = off): for each rank, a copy of the model with fc1\n"
-    "  (then fc1 and fc2) replaced by LowRankLinear (factorize_linear, model surgery), its test\n"
-    "  accuracy before and after N SGD steps (momentum 0.9, lr --finetune-lr, default 0.01, batch 64,\n"
-    "  seed 0, shuffled training set), beside the dense model fine-tuned the same N steps (baseline).\n";
+    "  --finetune-steps N (default 300, 0 = off): for each rank, a copy of the model with layers\n"
+    "  replaced by model surgery -- MLP: fc1, then fc1 and fc2 (LowRankLinear, factorize_linear);\n"
+    "  CNN: conv2 (LowRankConv2d, factorize_conv), then fc (factorize_linear) -- its test accuracy\n"
+    "  before and after N SGD steps (momentum 0.9, lr --finetune-lr, default 0.01, batch 64, seed 0,\n"
+    "  shuffled training set), beside the dense model fine-tuned the same N steps (baseline). Ranks\n"
+    "  larger than a layer allows are skipped.\n";
 
 struct Layer {
   std::string name;
@@ -178,34 +180,49 @@ void finetune(nn::Module& model, const data::FashionMnist& train_set, int64_t st
   model.eval();
 }
 
-void finetune_table(const nn::FashionMlp& loaded, const std::vector<int64_t>& ranks, int64_t steps, float lr,
-                    const data::FashionMnist& test) {
+// The largest rank layer `name` of `model` can be factored to: min(out, in) for a Linear,
+// min(OC, IC·KH·KW) for a Conv2d.
+int64_t max_rank(const nn::Module& model, const std::string& name) {
+  const nn::Module& m = model.get_submodule(name);
+  if (const auto* l = dynamic_cast<const nn::Linear*>(&m)) return std::min(l->in_features, l->out_features);
+  const auto& c = dynamic_cast<const nn::Conv2d&>(m);
+  return std::min(c.out_channels, c.in_channels * c.kernel_size.h * c.kernel_size.w);
+}
+
+// Factors layer `name` by model surgery: factorize_conv for a Conv2d, factorize_linear otherwise.
+void factorize(nn::Module& model, const std::string& name, int64_t rank) {
+  if (dynamic_cast<const nn::Conv2d*>(&model.get_submodule(name)) != nullptr)
+    factorize_conv(model, name, rank);
+  else
+    factorize_linear(model, name, rank);
+}
+
+// `groups`: the sets of layers factored together, e.g. {{"fc1"}, {"fc1", "fc2"}}. Every model is a
+// clone of `loaded` (which stays dense and untouched).
+void finetune_table(const nn::Module& loaded, const std::vector<std::vector<std::string>>& groups,
+                    const std::vector<int64_t>& ranks, int64_t steps, float lr, const data::FashionMnist& test) {
   const data::FashionMnist train_set = data::load_fashion_mnist("train");
-  std::printf("\nfactored by model surgery (LowRankLinear), then fine-tuned %lld SGD steps (lr %g, momentum 0.9,\n"
-              "batch 64, seed 0):\n",
+  std::printf("\nfactored by model surgery (LowRankLinear / LowRankConv2d), then fine-tuned %lld SGD steps (lr %g,\n"
+              "momentum 0.9, batch 64, seed 0):\n",
               static_cast<long long>(steps), lr);
   std::printf("  %-8s %5s %10s %9s %9s\n", "layers", "k", "params", "before", "after");
   {
-    const std::shared_ptr<nn::FashionMlp> dense = loaded.clone_as<nn::FashionMlp>();
+    const std::shared_ptr<nn::Module> dense = loaded.clone();
     const double before = nn::accuracy(*dense, test.images, test.labels);
     finetune(*dense, train_set, steps, lr);
     const double after = nn::accuracy(*dense, test.images, test.labels);
     std::printf("  %-8s %5s %10lld %9.4f %9.4f\n", "dense", "-", static_cast<long long>(dense->parameter_count()),
                 before, after);
   }
-  const std::vector<std::vector<std::string>> groups = {{"fc1"}, {"fc1", "fc2"}};
   for (const std::vector<std::string>& group : groups) {
     std::string label;
     for (const std::string& g : group) label += (label.empty() ? "" : "+") + g;
     for (const int64_t k : ranks) {
-      const std::shared_ptr<nn::FashionMlp> model = loaded.clone_as<nn::FashionMlp>();
       bool fits = true;
-      for (const std::string& g : group) {
-        const nn::Linear& l = model->get_submodule_as<nn::Linear>(g);
-        fits = fits && k <= std::min(l.in_features, l.out_features);
-      }
+      for (const std::string& g : group) fits = fits && k <= max_rank(loaded, g);
       if (!fits) continue;
-      for (const std::string& g : group) factorize_linear(*model, g, k);
+      const std::shared_ptr<nn::Module> model = loaded.clone();
+      for (const std::string& g : group) factorize(*model, g, k);
       const double before = nn::accuracy(*model, test.images, test.labels);
       finetune(*model, train_set, steps, lr);
       const double after = nn::accuracy(*model, test.images, test.labels);
@@ -330,8 +347,12 @@ int lowrank_report(const Args& args) {
                 static_cast<long long>(dense));
   }
   std::printf("(weights counted as k(m+n) per factored layer, m*n when that is smaller; biases unchanged)\n");
-  if (kind == "mlp" && finetune_steps > 0)
-    finetune_table(static_cast<const nn::FashionMlp&>(*model), ranks, finetune_steps, finetune_lr, test);
+  if (finetune_steps > 0) {
+    const std::vector<std::vector<std::string>> groups =
+        kind == "mlp" ? std::vector<std::vector<std::string>>{{"fc1"}, {"fc1", "fc2"}}
+                      : std::vector<std::vector<std::string>>{{"conv2"}, {"fc"}};
+    finetune_table(*model, groups, ranks, finetune_steps, finetune_lr, test);
+  }
   return 0;
 }
 
