@@ -106,6 +106,34 @@ void check_has_output_params(bool dynamic, const char* op) {
        "pass calibration inputs to from_float, or use the float forward(Tensor)");
 }
 
+
+// Checks given int8 weights against the layer's [out, K] and installs them (no re-quantization).
+void check_int8_weights(const Int8Weights& w, int64_t out, int64_t K, const char* op) {
+  NIBBLE_CHECK(static_cast<int64_t>(w.values.size()) == out * K, op,
+        "weights.values has " + std::to_string(w.values.size()) + " entries, the layer needs [" +
+            std::to_string(out) + ", " + std::to_string(K) + "] = " + std::to_string(out * K));
+  NIBBLE_CHECK(static_cast<int64_t>(w.scales.size()) == out, op,
+        "weights.scales has " + std::to_string(w.scales.size()) + " entries, the layer has " +
+            std::to_string(out) + " output channels");
+  for (size_t i = 0; i < w.values.size(); ++i) {
+    NIBBLE_CHECK(w.values[i] != -128, op,
+          "weights.values[" + std::to_string(i) + "] = -128",
+          "int8 weights must lie in [-127, 127] (the kernels' symmetric range)");
+  }
+  for (size_t n = 0; n < w.scales.size(); ++n) {
+    NIBBLE_CHECK(std::isfinite(w.scales[n]) && w.scales[n] > 0.0f, op,
+          "weights.scales[" + std::to_string(n) + "] = " + std::to_string(w.scales[n]),
+          "a weight scale must be finite and > 0");
+  }
+}
+
+QuantParams ranged_params(float lo, float hi, int32_t qmax, const char* what, const char* op) {
+  NIBBLE_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, op,
+        std::string(what) + " range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+            "] is not a finite interval");
+  return choose_u8_params(std::min(lo, 0.0f), std::max(hi, 0.0f), qmax);
+}
+
 }  // namespace
 
 // ---- helpers ---------------------------------------------------------------------------------------
@@ -162,6 +190,28 @@ QuantizedLinear QuantizedLinear::from_float(const Linear& layer,
   quantize_weights_per_channel(w.data(), q.out_, q.in_, &q.qweight_, &q.weight_scales_);
   if (layer.bias.defined()) q.bias_ = layer.bias.contiguous().to_vector();
   q.packed_ = pack_weights_s8(q.qweight_.data(), q.in_, q.out_, kernel);
+  return q;
+}
+
+QuantizedLinear QuantizedLinear::from_int8(const Linear& layer, const Int8Weights& weights,
+                                           const std::vector<Tensor>& calibration_inputs,
+                                           const QuantizeOptions& options) {
+  check_int8_weights(weights, layer.out_features, layer.in_features, "QuantizedLinear::from_int8");
+  QuantizedLinear q = from_float(layer, calibration_inputs, options);
+  q.qweight_ = weights.values;
+  q.weight_scales_ = weights.scales;
+  q.packed_ = pack_weights_s8(q.qweight_.data(), q.in_, q.out_, q.packed_.kernel());
+  return q;
+}
+
+QuantizedLinear QuantizedLinear::from_int8(const Linear& layer, const Int8Weights& weights,
+                                           const ActivationRanges& ranges,
+                                           const QuantizeOptions& options) {
+  const char* op = "QuantizedLinear::from_int8";
+  QuantizedLinear q = from_int8(layer, weights, std::vector<Tensor>{}, options);
+  q.dynamic_ = false;
+  q.input_ = ranged_params(ranges.input_lo, ranges.input_hi, q.qmax_, "input", op);
+  q.output_ = ranged_params(ranges.output_lo, ranges.output_hi, q.qmax_, "output", op);
   return q;
 }
 
@@ -443,6 +493,29 @@ QuantizedConv2d QuantizedConv2d::from_float(const Conv2d& layer,
   quantize_weights_per_channel(w.data(), q.oc_, K, &q.qweight_, &q.weight_scales_);
   if (layer.bias.defined()) q.bias_ = layer.bias.contiguous().to_vector();
   q.packed_ = pack_weights_s8(q.qweight_.data(), K, q.oc_, kernel);
+  return q;
+}
+
+QuantizedConv2d QuantizedConv2d::from_int8(const Conv2d& layer, const Int8Weights& weights,
+                                           const std::vector<Tensor>& calibration_inputs,
+                                           const QuantizeOptions& options) {
+  const int64_t K = layer.in_channels * layer.kernel_size.h * layer.kernel_size.w;
+  check_int8_weights(weights, layer.out_channels, K, "QuantizedConv2d::from_int8");
+  QuantizedConv2d q = from_float(layer, calibration_inputs, options);
+  q.qweight_ = weights.values;
+  q.weight_scales_ = weights.scales;
+  q.packed_ = pack_weights_s8(q.qweight_.data(), K, q.oc_, q.packed_.kernel());
+  return q;
+}
+
+QuantizedConv2d QuantizedConv2d::from_int8(const Conv2d& layer, const Int8Weights& weights,
+                                           const ActivationRanges& ranges,
+                                           const QuantizeOptions& options) {
+  const char* op = "QuantizedConv2d::from_int8";
+  QuantizedConv2d q = from_int8(layer, weights, std::vector<Tensor>{}, options);
+  q.dynamic_ = false;
+  q.input_ = ranged_params(ranges.input_lo, ranges.input_hi, q.qmax_, "input", op);
+  q.output_ = ranged_params(ranges.output_lo, ranges.output_hi, q.qmax_, "output", op);
   return q;
 }
 

@@ -50,6 +50,21 @@ struct QuantizeOptions {
   bool reduce_range = false;
 };
 
+// Already-quantized weights, used as they are (no re-quantization): a model whose weights were
+// chosen on the int8 grid -- quantization-aware training, k-means weight sharing read back from a
+// .nbz file -- then runs on the kernels with exactly the weights it was evaluated with.
+struct Int8Weights {
+  std::vector<int8_t> values;  // [out, K] row-major (K = in, or C*KH*KW), each in [-127, 127]
+  std::vector<float> scales;   // [out], finite and > 0: weight[n, k] = scales[n] * values[n*K + k]
+};
+
+// Float activation ranges observed elsewhere (e.g. by QAT observers), instead of calibration inputs.
+// Each range is widened to contain 0, as the calibration path does.
+struct ActivationRanges {
+  float input_lo = 0.0f, input_hi = 0.0f;    // the layer's input
+  float output_lo = 0.0f, output_hi = 0.0f;  // its output (after the ReLU when fused)
+};
+
 // Per-output-channel symmetric int8 weights: W [N, K] -> qw [N, K], scales [N].
 void quantize_weights_per_channel(const float* W, int64_t N, int64_t K, std::vector<int8_t>* qw,
                                   std::vector<float>* scales);
@@ -62,6 +77,13 @@ class QuantizedLinear {
   // calibration_inputs: tensors [..., in_features] seen by the layer (any number, any batch).
   static QuantizedLinear from_float(const Linear& layer, const std::vector<Tensor>& calibration_inputs,
                                     const QuantizeOptions& options = {});
+  // The same with given int8 weights (layer supplies the shape and the bias; its float weights
+  // only serve the output-range calibration), and activation ranges from calibration or given.
+  static QuantizedLinear from_int8(const Linear& layer, const Int8Weights& weights,
+                                   const std::vector<Tensor>& calibration_inputs,
+                                   const QuantizeOptions& options = {});
+  static QuantizedLinear from_int8(const Linear& layer, const Int8Weights& weights,
+                                   const ActivationRanges& ranges, const QuantizeOptions& options = {});
 
   Tensor forward(const Tensor& x) const;  // x [..., in] -> [..., out], float
   Tensor operator()(const Tensor& x) const { return forward(x); }
@@ -115,6 +137,12 @@ class QuantizedConv2d {
   // calibration_inputs: tensors [N, C, H, W].
   static QuantizedConv2d from_float(const Conv2d& layer, const std::vector<Tensor>& calibration_inputs,
                                     const QuantizeOptions& options = {});
+  // As QuantizedLinear::from_int8: values [OC, C*KH*KW] in the weight's [C, KH, KW] order.
+  static QuantizedConv2d from_int8(const Conv2d& layer, const Int8Weights& weights,
+                                   const std::vector<Tensor>& calibration_inputs,
+                                   const QuantizeOptions& options = {});
+  static QuantizedConv2d from_int8(const Conv2d& layer, const Int8Weights& weights,
+                                   const ActivationRanges& ranges, const QuantizeOptions& options = {});
 
   Tensor forward(const Tensor& x) const;  // [N, C, H, W] -> [N, OC, OH, OW], float
   Tensor operator()(const Tensor& x) const { return forward(x); }

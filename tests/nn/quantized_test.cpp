@@ -420,6 +420,64 @@ const std::vector<ConvCase> kConvCases = {
     {3, 11, 3, Conv2dOptions{1, 1}, 6, 5, true},     // OC, pixels not multiples of 8
 };
 
+// Given int8 weights are used as they are: scales unrelated to max|w|/127 and values far from
+// +-127 would change under re-quantization, so agreement with a simulation built from the GIVEN
+// Int8Weights (not from the layer's accessors) shows nothing was re-quantized.
+TEST(QuantizedLinear, FromInt8UsesTheGivenWeightsAndRanges) {
+  manual_seed(31);
+  const int64_t M = 9, K = 37, N = 5;
+  Linear fc(K, N, true);
+  Int8Weights w;
+  std::mt19937 rng(31);
+  for (int64_t i = 0; i < N * K; ++i) w.values.push_back(static_cast<int8_t>(int(rng() % 41) - 20));
+  for (int64_t n = 0; n < N; ++n) w.scales.push_back(0.01f * float(n + 1));
+  // Input range [-1, 3] by hand: scale 4/255, zero point round(1 / (4/255)) = round(63.75) = 64.
+  const ActivationRanges r{-1.0f, 3.0f, -2.0f, 2.0f};
+  const QuantizedLinear q = QuantizedLinear::from_int8(fc, w, r);
+  EXPECT_FALSE(q.is_dynamic());
+  EXPECT_NEAR(q.input_params().scale, 4.0 / 255.0, 1e-7);
+  EXPECT_EQ(q.input_params().zero_point, 64);
+  EXPECT_EQ(q.quantized_weight(), w.values);
+  const Tensor x = Tensor::randn({M, K}, 0.5f, 1.0f);
+  const std::vector<float> xv = x.to_vector(), yv = q(x).to_vector(), b = fc.bias.to_vector();
+  const QuantParams p{4.0f / 255.0f, 64, 255};
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = b[n];
+      for (int64_t k = 0; k < K; ++k)
+        acc += fake_quant(xv[m * K + k], p) * double(w.scales[n]) * w.values[n * K + k];
+      // One input level on a rounding tie moves the output by at most scale * s[n] * 20.
+      EXPECT_NEAR(yv[m * N + n], acc, p.scale * w.scales[n] * 20 + 1e-4) << m << "," << n;
+    }
+  }
+  // The calibration form gives the same weights and from_float's ranges.
+  const QuantizedLinear qc = QuantizedLinear::from_int8(fc, w, std::vector<Tensor>{x});
+  EXPECT_EQ(qc.quantized_weight(), w.values);
+  EXPECT_EQ(qc.input_params().zero_point, QuantizedLinear::from_float(fc, {x}).input_params().zero_point);
+}
+
+TEST(QuantizedLayers, FromInt8RejectsBadWeightsAndRanges) {
+  Linear fc(4, 2);
+  Int8Weights w{std::vector<int8_t>(8, 1), {1.0f, 1.0f}};
+  const ActivationRanges r{0.0f, 1.0f, 0.0f, 1.0f};
+  Int8Weights short_values{std::vector<int8_t>(7, 1), {1.0f, 1.0f}};
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedLinear::from_int8(fc, short_values, r); }, "[2, 4] = 8"));
+  Int8Weights bad_scale = w;
+  bad_scale.scales[1] = 0.0f;
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedLinear::from_int8(fc, bad_scale, r); }, "scales[1]"));
+  Int8Weights minus128 = w;
+  minus128.values[3] = -128;
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedLinear::from_int8(fc, minus128, r); }, "-127, 127"));
+  const ActivationRanges nan_range{0.0f, std::nanf(""), 0.0f, 1.0f};
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedLinear::from_int8(fc, w, nan_range); }, "input range"));
+  Conv2d conv(2, 3, 3);
+  Int8Weights cw{std::vector<int8_t>(3 * 2 * 9, 2), {0.5f, 0.5f, 0.5f}};
+  const QuantizedConv2d qc = QuantizedConv2d::from_int8(conv, cw, r);
+  EXPECT_EQ(qc.quantized_weight(), cw.values);
+  cw.scales.pop_back();
+  EXPECT_TRUE(throws_error_containing([&] { QuantizedConv2d::from_int8(conv, cw, r); }, "3 output channels"));
+}
+
 TEST(QuantizedConv2d, WithinOneStepOfSimulationForStridePaddingDilation) {
   manual_seed(17);
   for (const ConvCase& c : kConvCases) {
