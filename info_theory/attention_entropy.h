@@ -16,13 +16,14 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "info_theory/entropy.h"
 
 namespace nibble {
 
 // ---- input checks (given) --------------------------------------------------------------------------
 // Throws nibble::Error naming `function` unless weights is [B, H, T, T] (T >= 1), every entry finite
 // and >= 0, and every row (last axis) sums to 1 within kAttentionRowTolerance.
-constexpr float kAttentionRowTolerance = 1e-3f;
+constexpr float kAttentionRowTolerance = kTensorDistributionTolerance;  // module 01's, shared
 void validate_attention_weights(const Tensor& weights, const std::string& function);
 
 // ---- scaled dot-product attention ------------------------------------------------------------------

@@ -29,6 +29,12 @@
 
 namespace nibble {
 
+// How far a float32 slice may sum from 1 and still count as a distribution: one tolerance for every
+// tensor check in the course (module 01's entropy_bits(Tensor), module 02's attention rows), so a row
+// one module accepts is never refused inside another. 1e-3, not 1e-6 as for double vectors: a
+// float32 softmax over a long row (a few thousand keys) sums to 1 only within a few 1e-4.
+constexpr float kTensorDistributionTolerance = 1e-3f;
+
 using Distribution = std::vector<double>;
 using JointTable = std::vector<std::vector<double>>;  // joint[x][y] = P(X = x, Y = y)
 
@@ -68,8 +74,8 @@ double entropy_nats(const Distribution& p);
 // APPROACH: build it from nibble ops so it is differentiable: -(p * log2(p)).sum(axis), with
 //   log(p) taken on clamp(p, tiny, big) so that 0 · log 0 stays 0 (and its gradient finite).
 // EXAMPLE: entropy_bits(Tensor::from_vector({0.5f, 0.5f, 1.0f, 0.0f}, {2, 2}), -1) -> [1, 0].
-// HINTS: log2 x = ln x / ln 2; sum(t, axis) drops the axis. Checks: entries >= 0, sums within 1e-4
-//   (float32 is less precise than double).
+// HINTS: log2 x = ln x / ln 2; sum(t, axis) drops the axis. Checks: entries >= 0, sums within
+//   kTensorDistributionTolerance = 1e-3 (float32 is less precise than double).
 Tensor entropy_bits(const Tensor& p, int64_t axis);
 
 // ---- joint and conditional entropy ---------------------------------------------------------------
