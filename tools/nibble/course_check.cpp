@@ -57,26 +57,28 @@ bool check_module_mutants(const course::Module& mod, const std::string& root, co
 }  // namespace
 
 int course_check(const Args& args) {
-  const ArgParser p("nibble course-check", args,
-                    {"root", "solution-build", "student-build", "mutant-build", "module", "mutant", "timeout"},
-                    {"no-build", "no-mutants"});
+  const ArgParser p(
+      "nibble course-check", args,
+      "The instructor's proof that the graded tests can be trusted. Checks: modules/ folders and\n"
+      "the manifest agree, visible points sum to 100, stubs are up to date, and every graded test\n"
+      "(visible and hidden) fails on the stubs and passes on the solutions, with the manifest's\n"
+      "counts and points. With --mutant-build, each mutant (modules/NN_slug/mutants/*.patch) is\n"
+      "applied to a copy of its solution file, rebuilt and graded: it must lose visible points\n"
+      "(hidden ones when labelled `caught: hidden`); the table goes to modules/NN_slug/MUTANTS.md.\n"
+      "The solution and student builds are optional with --mutant-build (give both or neither).\n"
+      "Builds the module test programs in the trees first unless --no-build. Exit 1 on failure.",
+      {{"solution-build", "DIR", "a normal build tree (solutions)"},
+       {"student-build", "DIR", "a tree configured with -DNIBBLE_STUDENT=ON (stubs)"},
+       {"mutant-build", "DIR[,DIR...]",
+        "trees configured with -DNIBBLE_MUTANT_TREE=ON; several share the mutants side by side"},
+       {"module", "NN", "only that module's tests and mutants"},
+       {"mutant", "NAME", "only the mutants whose name contains NAME (MUTANTS.md is left alone)"},
+       {"no-mutants", "", "skip the mutants"},
+       {"no-build", "", "use the trees as they are"},
+       {"timeout", "S", "seconds before a hanging test program is stopped (1..86400, default 300)"},
+       {"root", "DIR", "the course's source tree (default: the one nibble was built from)"}});
   if (p.help()) {
-    std::printf(
-        "usage: nibble course-check --solution-build DIR --student-build DIR [--mutant-build DIR[,DIR...]]\n"
-        "                           [--module NN] [--mutant NAME] [--no-mutants] [--no-build] [--timeout S]\n"
-        "  DIR of --solution-build is a normal build (solutions); --student-build one configured with\n"
-        "  -DNIBBLE_STUDENT=ON (stubs). Checks: modules/ folders and the manifest agree, visible\n"
-        "  points sum to 100, stubs are up to date, and every graded test (visible and hidden)\n"
-        "  fails on the stubs and passes on the solutions, with the manifest's counts and points.\n"
-        "  --mutant-build DIR: a tree configured with -DNIBBLE_MUTANT_TREE=ON. Each mutant\n"
-        "  (modules/NN_slug/mutants/*.patch) is applied to a copy of its solution file, rebuilt and\n"
-        "  graded: it must lose visible points (hidden ones when labelled `caught: hidden`). The\n"
-        "  table goes to modules/NN_slug/MUTANTS.md. Several trees (DIR1,DIR2) share the mutants,\n"
-        "  one at a time each, side by side. The solution and student builds are optional\n"
-        "  with --mutant-build (give both or neither).\n"
-        "  --module NN: only that module's tests and mutants. --mutant NAME: only the mutants whose\n"
-        "  name contains NAME (MUTANTS.md is then left alone). --no-mutants: skip the mutants.\n"
-        "  Builds the module test programs in the trees first unless --no-build. Exit 1 on failure.\n");
+    std::printf("%s", p.help_text().c_str());
     return 0;
   }
   const std::string sol_build = p.get("solution-build", "");

@@ -11,19 +11,24 @@
 namespace nibble::cli {
 
 int test_module(const Args& args) {
-  const ArgParser p("nibble test", args, {"root", "build", "timeout"}, {"json", "hidden", "no-build", "verbose"}, 1);
+  const ArgParser p(
+      "nibble test", args,
+      "Rebuilds module NN's graded tests in the build tree (cmake --build DIR --target\n"
+      "module_NN_tests), runs them and prints each test's points and, for a failure, the hint,\n"
+      "the input, the expected and the actual value (long messages are cut in the middle);\n"
+      "then the total, e.g. `01 entropy: 85/100`. The result is saved in\n"
+      "DIR/course/results.json for `nibble status`. Exit code 0 when every test passes.\n"
+      "Warns when a module this one builds on is not complete yet.",
+      {{"verbose", "", "every line of every failure, nothing cut"},
+       {"json", "", "print the result as JSON instead of the table"},
+       {"hidden", "", "the instructor-only tests (module_NN_hidden) instead; not saved"},
+       {"no-build", "", "run the test program as it is, without rebuilding it first"},
+       {"timeout", "S", "seconds before a hanging test program is stopped (1..86400, default 300)"},
+       {"root", "DIR", "the course's source tree (default: the one nibble was built from)"},
+       {"build", "DIR", "the build tree holding the module tests and course/results.json"}},
+      "NN");
   if (p.help()) {
-    std::printf(
-        "usage: nibble test NN [--verbose] [--json] [--hidden] [--no-build] [--timeout S] [--build DIR]\n"
-        "  Rebuilds module NN's graded tests in the build tree (cmake --build DIR --target\n"
-        "  module_NN_tests), runs them and prints each test's points and, for a failure, the hint,\n"
-        "  the input, the expected and the actual value (long messages are cut in the middle);\n"
-        "  then the total, e.g. `01 entropy: 85/100`. The result is saved in\n"
-        "  DIR/course/results.json for `nibble status`. Exit code 0 when every test passes.\n"
-        "  Warns when a module this one builds on is not complete yet.\n"
-        "  --verbose  every line of every failure, nothing cut.\n"
-        "  --hidden   the instructor-only tests (module_NN_hidden) instead; not saved.\n"
-        "  --timeout  seconds before a hanging test program is stopped (default 300).\n");
+    std::printf("%s", p.help_text().c_str());
     return 0;
   }
   check(!p.positional().empty(), "nibble test", "which module? e.g. `nibble test 01`",
