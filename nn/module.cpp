@@ -348,7 +348,10 @@ std::shared_ptr<Module> Module::make_like() const {
 
 std::shared_ptr<Module> Module::clone() const {
   std::shared_ptr<Module> copy = make_like();
-  NIBBLE_CHECK(copy != nullptr && typeid(*copy) == typeid(*this), name() + "::clone",
+  // typeid of a named reference, not of `*copy`: clang warns that the dereference in typeid is
+  // evaluated (-Wpotentially-evaluated-expression), which -Werror turns into an error.
+  const Module* made = copy.get();
+  NIBBLE_CHECK(made != nullptr && typeid(*made) == typeid(*this), name() + "::clone",
         "make_like() returned " + (copy ? "a " + copy->name() : std::string("null")) + ", not a " + name(),
         "make_like() must return std::make_shared<" + name() + ">(...)");
   copy->copy_state_from(*this);
@@ -382,7 +385,9 @@ void Module::copy_state_from(const Module& source) {
 
   for (const Child& c : source.children_) {
     Child* mine = find_child(c.name);
-    if (mine != nullptr && !c.replaced && typeid(*mine->module) == typeid(*c.module)) {
+    const Module* source_child = c.module.get();
+    const Module* my_child = mine != nullptr ? mine->module.get() : nullptr;
+    if (my_child != nullptr && !c.replaced && typeid(*my_child) == typeid(*source_child)) {
       mine->module->copy_state_from(*c.module);
     } else if (mine != nullptr) {
       mine->module = c.module->clone();
