@@ -53,8 +53,24 @@ int64_t numel_of(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// A name as it may appear in a message: a corrupt file's bytes are shown as \xNN escapes.
+std::string printable(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 std::string layer_label(const std::string& name, size_t index) {
-  return "layer '" + name + "' (#" + std::to_string(index) + ")";
+  return "layer '" + printable(name) + "' (#" + std::to_string(index) + ")";
 }
 
 // ---- validation of an in-memory model (save_nbz, decode_weight) ---------------------------------
@@ -416,9 +432,13 @@ void read_bitmap(Reader& in, const uint8_t* s, uint64_t bytes, size_t start, int
                               std::to_string(nnz),
              start);
   positions.reserve(static_cast<size_t>(nnz));
-  for (uint64_t i = 0; i < bytes; ++i)
-    for (uint8_t b = s[i]; b != 0; b = static_cast<uint8_t>(b & (b - 1)))
-      positions.push_back(static_cast<int64_t>(i * 8) + __builtin_clz(b) - 24);
+  for (uint64_t i = 0; i < bytes; ++i) {
+    for (unsigned b = s[i]; b != 0;) {  // the most significant set bit is the lowest index
+      const int k = __builtin_clz(b) - 24;
+      positions.push_back(static_cast<int64_t>(i * 8) + k);
+      b ^= 0x80u >> k;
+    }
+  }
 }
 
 void read_gaps(Reader& in, const uint8_t* s, uint64_t bytes, size_t start, int alphabet, int64_t numel,
@@ -557,14 +577,15 @@ NbzLayer read_layer(Reader& in, size_t index) {
   for (uint64_t e = 0; e < n_extras; ++e) {
     at = in.pos();
     std::string name = in.str("extras name", false);
-    in.check(extra_names.insert(name).second, "extras name", "duplicate extra '" + name + "'", at);
+    in.check(extra_names.insert(name).second, "extras name", "duplicate extra '" + printable(name) + "'", at);
     at = in.pos();
-    const uint64_t count = in.uint(4, "extras." + name + " count");
-    in.check(count <= static_cast<uint64_t>(kMaxElements), "extras." + name,
-             std::to_string(count) + " values (allowed 2^26)", at);
-    in.need(4 * count, "extras." + name);
+    const std::string field = "extras." + printable(name);
+    const uint64_t count = in.uint(4, field + " count");
+    in.check(count <= static_cast<uint64_t>(kMaxElements), field, std::to_string(count) + " values (allowed 2^26)",
+             at);
+    in.need(4 * count, field);
     std::vector<float> values(static_cast<size_t>(count));
-    for (float& v : values) v = in.f32("extras." + name);
+    for (float& v : values) v = in.f32(field);
     layer.extras.emplace_back(std::move(name), std::move(values));
   }
   in.check(in.pos() == record_end, "record length",
