@@ -66,6 +66,8 @@ class HuffmanDecoder {
     return entry >> 4;
   }
   int max_length() const { return max_length_; }
+  // The one symbol of a one-symbol stream (0 bits per occurrence), -1 otherwise.
+  int single_symbol() const { return max_length_ == 0 ? single_ : -1; }
 
  private:
   int max_length_ = 0;             // 0: one symbol, 0 bits per occurrence

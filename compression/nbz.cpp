@@ -453,6 +453,15 @@ void read_gaps(Reader& in, const uint8_t* s, uint64_t bytes, size_t start, int a
   try {
     decoder.read_table(bits, alphabet);
     const int64_t span = alphabet - 1;
+    const int64_t single = decoder.single_symbol();
+    if (single == span) throw StreamError("the only gap symbol is the escape: no weight is ever placed", 0);
+    if (single >= 0) {  // every gap is `single`: positions single, 2·single + 1, ... (checked before the loop)
+      const int64_t last = nnz * (single + 1) - 1;
+      if (last >= numel)
+        throw StreamError("position " + std::to_string(last) + " (non-zero #" + std::to_string(nnz - 1) +
+                              ") is out of range: the weight has " + std::to_string(numel) + " elements",
+                          12);
+    }
     positions.reserve(static_cast<size_t>(nnz));
     int64_t next = 0;  // the first element not yet covered
     while (static_cast<int64_t>(positions.size()) < nnz) {

@@ -307,6 +307,113 @@ TEST(Nbz, DecodeWeightIsScaleTimesCodebookEntry) {
   EXPECT_THROW(decode_weight(conv), nibble::Error);
 }
 
+// A file written byte by byte from FORMAT.md (Huffman streams encoded by hand) decodes as the
+// spec says: this pins the layout, the bit order, the table encoding and the escape rule.
+namespace {
+
+struct SpecWriter {
+  Bytes b;
+  void u(uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void f32(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    u(bits, 4);
+  }
+  void str(const std::string& s) {
+    u(s.size(), 2);
+    b.insert(b.end(), s.begin(), s.end());
+  }
+  void block(const Bytes& x) {
+    u(x.size(), 4);
+    b.insert(b.end(), x.begin(), x.end());
+  }
+};
+
+// "0010 1..." -> bytes, most significant bit first, zero padded (spaces ignored).
+Bytes pack_bits(const std::string& text) {
+  Bytes out;
+  int n = 0;
+  for (const char c : text) {
+    if (c == ' ') continue;
+    if (n % 8 == 0) out.push_back(0);
+    if (c == '1') out.back() = static_cast<uint8_t>(out.back() | (0x80u >> (n % 8)));
+    ++n;
+  }
+  return out;
+}
+
+// One layer "w" [2, 4], 2 bits, codebook {-1, 5, 1, 2}, scales {1, 0.5}, kept elements {1, 2, 7}
+// with codes {1, 3, 3}, positions as gaps with alphabet A = 4 from the given stream.
+Bytes spec_file(const Bytes& gap_stream, const Bytes& code_stream) {
+  SpecWriter r;  // the record after its length field
+  r.str("linear");
+  r.u(0, 1);                   // attrs
+  r.u(2, 1);                   // ndim
+  r.u(2, 8);
+  r.u(4, 8);
+  r.u(2, 1);                   // bits
+  for (const int v : {-1, 5, 1, 2}) r.u(static_cast<uint8_t>(static_cast<int8_t>(v)), 1);
+  r.f32(1.0f);
+  r.f32(0.5f);
+  r.u(1, 1);                   // gaps
+  r.u(4, 2);                   // A
+  r.u(3, 4);                   // nonzeros
+  r.block(gap_stream);
+  r.block(code_stream);
+  r.u(0, 2);                   // extras
+  SpecWriter f;
+  f.b = {0x89, 'N', 'B', 'Z'};
+  f.u(1, 2);
+  f.u(0, 2);
+  f.str("spec");
+  f.u(1, 4);
+  f.str("w");
+  f.block(r.b);
+  f.u(crc32_reference(f.b.data(), f.b.size()), 4);
+  return f.b;
+}
+
+}  // namespace
+
+TEST(Nbz, FileWrittenFromTheSpecDecodes) {
+  // Gaps {1, 0, 4}; A = 4 (escape 3): 4 = one escape + 1 -> symbols 1, 0, 3, 1.
+  // Counts {0: 1, 1: 2, 3: 1} -> lengths {2, 1, 0, 2}; canonical: 1 -> 0, 0 -> 10, 3 -> 11.
+  // Table: L = 2 (0010), n - 1 = 3 (00000011), lengths 2 (11 0010), 1 (101: -1), 0 (101: -1),
+  // 2 (11 0010); codewords 0 10 11 0.
+  const Bytes gaps = pack_bits("0010 00000011 110010 101 101 110010  0 10 11 0");
+  // Codes {1, 3, 3}: lengths {0, 1, 0, 1}: L = 1, n - 1 = 3, lengths 0 (0: same), 1 (100: +1),
+  // 0 (101: -1), 1 (100: +1); canonical 1 -> 0, 3 -> 1; codewords 0 1 1.
+  const Bytes codes = pack_bits("0001 00000011 0 100 101 100  0 1 1");
+  const Bytes file = spec_file(gaps, codes);
+  const NbzModel m = decode_nbz(file.data(), file.size(), "spec");
+  ASSERT_EQ(m.layers.size(), 1u);
+  EXPECT_EQ(m.arch, "spec");
+  const CompressedWeight& w = m.layers[0].weight;
+  EXPECT_EQ(w.positions, (std::vector<int64_t>{1, 2, 7}));
+  EXPECT_EQ(w.codes, (std::vector<uint8_t>{1, 3, 3}));
+  // Row 0 (scale 1): element 1 = 5, element 2 = 2; row 1 (scale 0.5): element 7 = 0.5 * 2.
+  EXPECT_EQ(decode_weight(w).to_vector(), (std::vector<float>{0, 5, 2, 0, 0, 0, 0, 1}));
+
+  // A gap stream whose only symbol is the escape never places a weight.
+  std::string e = decode_error(spec_file(pack_bits("0000 00000011"), codes));
+  EXPECT_TRUE(contains(e, "field 'positions'") && contains(e, "escape")) << e;
+  // A stream cut to 4 bytes ends in the middle of the codeword 10; a spare byte is refused.
+  e = decode_error(spec_file(Bytes(gaps.begin(), gaps.begin() + 4), codes));
+  EXPECT_TRUE(contains(e, "field 'positions'") && contains(e, "stream ends")) << e;
+  Bytes longer = codes;
+  longer.push_back(0);
+  e = decode_error(spec_file(gaps, longer));
+  EXPECT_TRUE(contains(e, "field 'codes'") && contains(e, "unexpected bytes")) << e;
+  // Lengths that are not a complete prefix code (1, 1, 0, 2: Kraft sum 1.25).
+  e = decode_error(spec_file(pack_bits("0010 00000011 100 0 101 110010  0 10 11 0"), codes));
+  EXPECT_TRUE(contains(e, "field 'positions'") && contains(e, "Kraft")) << e;
+  // Non-zero padding bits.
+  e = decode_error(spec_file(gaps, pack_bits("0001 00000011 0 100 101 100  0 1 1 1")));
+  EXPECT_TRUE(contains(e, "field 'codes'") && contains(e, "padding")) << e;
+}
+
 // ---- sizes against the entropy -----------------------------------------------------------------------
 
 TEST(Nbz, HuffmanStreamWithinTwoPercentOfEntropy) {
