@@ -857,7 +857,7 @@ std::vector<fs::path> files_in(const fs::path& dir) {
   std::vector<fs::path> out;
   if (fs::is_directory(dir))
     for (const auto& entry : fs::directory_iterator(dir))
-      if (entry.is_regular_file() && entry.path().filename().string()[0] != '.') out.push_back(entry.path());
+      if (entry.is_regular_file() && entry.path().extension() != ".md") out.push_back(entry.path());
   return out;
 }
 
@@ -893,7 +893,9 @@ TEST(Nbz, FuzzRegressionsThrowOrDecode) {
     const Bytes b = read_bytes(f.string());
     try {
       decode_nbz(b.data(), b.size(), f.filename().string());
-    } catch (const nibble::Error&) {
+      std::cout << "[ decoded  ] " << f.filename().string() << "\n";
+    } catch (const nibble::Error& e) {
+      std::cout << "[ rejected ] " << e.what() << "\n";
     }
   }
 }
