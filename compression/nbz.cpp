@@ -374,8 +374,6 @@ class Reader {
   }
 
   size_t pos() const { return pos_; }
-  void seek(size_t pos) { pos_ = pos; }
-  size_t size() const { return size_; }
   size_t data_end() const { return data_end_; }
   void enter_record(size_t end) {
     limit_ = end;
@@ -386,7 +384,6 @@ class Reader {
     in_record_ = false;
   }
   void set_where(const std::string& where) { where_ = where; }
-  const uint8_t* data() const { return data_; }
 
  private:
   const uint8_t* data_;
