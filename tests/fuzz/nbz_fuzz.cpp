@@ -12,6 +12,10 @@
 //   clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/nbz_fuzz.cpp \
 //       <libnibble built with clang and NIBBLE_SANITIZE=ON> -o nbz_fuzz
 //   ./nbz_fuzz -max_total_time=300 tests/fuzz/corpus/nbz
+//
+// Library sources beyond core/ (for the fuzz tree's wiring; module 01's Huffman lengths are linked
+// because the codec's writer side uses them):
+// fuzz-sources: compression/nbz.cpp compression/huffman_codec.cpp modules/01_entropy/solution/*.cpp
 #include <cstddef>
 #include <cstdint>
 #include <vector>
