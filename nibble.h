@@ -21,6 +21,7 @@
 #include "core/map.h"
 #include "core/ops.h"
 #include "core/tensor.h"
+#include "core/viz.h"
 #include "info_theory/attention_entropy.h"
 #include "info_theory/entropy.h"
 #include "info_theory/huffman.h"

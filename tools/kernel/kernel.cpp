@@ -84,6 +84,12 @@ class OutputCapture {
   size_t read_[2] = {0, 0};
 };
 
+// Jupyter wants JSON mime types (application/json, application/vnd.vegalite.v5+json) as objects,
+// not as the text the display hook carries.
+bool json_mime(const std::string& mime) {
+  return mime == "application/json" || (mime.size() > 5 && mime.compare(mime.size() - 5, 5, "+json") == 0);
+}
+
 class NibbleInterpreter : public xeus::xinterpreter {
  public:
   NibbleInterpreter() { xeus::register_interpreter(this); }
@@ -98,7 +104,7 @@ class NibbleInterpreter : public xeus::xinterpreter {
       std::lock_guard<std::mutex> lock(publishing_);
       flush_streams();
       nl::json data = nl::json::object();
-      for (const auto& [mime, value] : bundle) data[mime] = value;
+      for (const auto& [mime, value] : bundle) data[mime] = json_mime(mime) ? nl::json::parse(value) : nl::json(value);
       display_data(std::move(data), nl::json::object(), nl::json::object());
     });
   }

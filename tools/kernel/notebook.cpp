@@ -10,6 +10,7 @@
 
 #include "core/display.h"
 #include "core/error.h"
+#include "core/viz.h"
 #include "tools/kernel/session.h"
 
 namespace nibble::repl {
@@ -77,6 +78,16 @@ NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers, const
       std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                                   static_cast<std::streamsize>(bytes.size()));
       std::printf("[figure saved: %s]\n", path.c_str());
+    }
+    auto chart = b.find("application/vnd.vegalite.v5+json");
+    if (chart != b.end() && !figures_dir.empty()) {
+      // A chart: its spec and, when vega's renderer is installed, a PNG (core/viz.h).
+      const auto svg = b.find("image/svg+xml");
+      const viz::Saved saved = viz::save_spec(
+          chart->second, figures_dir + "/cell_" + std::to_string(run.cells) + "_" + std::to_string(++figures_in_cell),
+          svg != b.end() ? svg->second : "");
+      std::printf("[figure saved: %s%s]\n", saved.png_path.empty() ? saved.spec_path.c_str() : saved.png_path.c_str(),
+                  saved.note.empty() ? "" : ("; no PNG, renderer " + saved.note).c_str());
     }
     auto it = b.find("text/plain");
     std::printf("%s\n", it != b.end() ? it->second.c_str() : "[rich output without text/plain]");

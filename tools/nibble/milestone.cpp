@@ -96,9 +96,11 @@ int milestone(const Args& args) {
   if (what == "list") {
     check(p.positional().size() == 1, "nibble milestone", "`list` takes no number", usage);
     if (all.empty()) std::printf("(no milestones in %s/milestones)\n", root.c_str());
+    size_t width = 0;  // the longest folder name, so the columns line up
+    for (const Milestone& ms : all) width = std::max(width, ms.folder.size());
     for (const Milestone& ms : all) {
       const std::string lock = locked_by(m, results, ms);
-      std::printf("%-24s needs module %-8s %s\n", ms.folder.c_str(), join(ms.modules).c_str(),
+      std::printf("%-*s  needs module %-8s %s\n", static_cast<int>(width), ms.folder.c_str(), join(ms.modules).c_str(),
                   lock.empty() ? "unlocked" : ("locked: complete module " + lock + " first").c_str());
     }
     return 0;
