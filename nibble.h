@@ -7,6 +7,7 @@
 #include "compression/lowrank_image.h"
 #include "compression/lowrank_layers.h"
 #include "compression/pruning.h"
+#include "compression/qat.h"
 #include "compression/quantization.h"
 #include "core/autograd.h"
 #include "core/display.h"
