@@ -3,6 +3,7 @@
 #pragma once
 
 #include "compression/distillation.h"
+#include "compression/gptq.h"
 #include "compression/lowrank.h"
 #include "compression/lowrank_image.h"
 #include "compression/lowrank_layers.h"
