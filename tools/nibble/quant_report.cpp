@@ -19,6 +19,8 @@
 
 #include "args.h"
 #include "commands.h"
+#include "compression/gptq.h"
+#include "compression/int4.h"
 #include "compression/qat.h"
 #include "compression/quantization.h"
 #include "core/autograd.h"
@@ -217,6 +219,81 @@ void ptq_observer_rows(nn::FashionMlp& fp, const Tensor& calib, const data::Fash
   }
 }
 
+// Weight-only GPTQ vs round-to-nearest at 4 and 3 bits, one grid per output row: each layer's
+// calibration inputs X are its float inputs on `calib` (the float model's, layer by layer).
+void gptq_rows(nn::FashionMlp& fp, const Tensor& calib, const data::FashionMnist& test) {
+  std::vector<Tensor> X;
+  {
+    NoGradGuard no_grad;
+    fp.eval();
+    X.push_back(fp.standardize(calib.reshape({-1, 784})));  // [512, 784]
+    X.push_back(relu(fp.fc1().forward(X[0])));              // [512, 256]
+    X.push_back(relu(fp.fc2().forward(X[1])));              // [512, 128]
+  }
+  const char* names[] = {"fc1", "fc2", "fc3"};
+  for (const int bits : {4, 3})
+    for (const bool use_gptq : {false, true}) {
+      auto m = fp.clone_as<nn::FashionMlp>();
+      GptqOptions o;
+      o.bits = bits;
+      std::string errors;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < 3; ++i) {
+        nn::Linear& layer = m->get_submodule_as<nn::Linear>(names[i]);
+        const Tensor W = layer.weight.detach().clone();
+        const QuantizedWeight q = use_gptq ? gptq_quantize(W, X[i], o) : rtn_quantize(W, o);
+        const double rel = layer_output_error(X[i], W, q.weight) / layer_output_error(X[i], W, zeros_like(W));
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%s%.3f", i ? "/" : "", rel);
+        errors += buf;
+        const Tensor w = q.weight.contiguous();
+        std::copy(w.data(), w.data() + w.numel(), layer.weight.data());
+      }
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      char name[96];
+      std::snprintf(name, sizeof name, "%s W%d weight-only, per row (out err %s, %.1f s)", use_gptq ? "GPTQ" : "RTN ",
+                    bits, errors.c_str(), secs);
+      row(name, accuracy(module_forward(*m), test), model_bytes(*m, bits));
+    }
+}
+
+// Weight-only INT4 with group-wise scales (compression/int4.h), run by int4_linear (dequantized on
+// the fly): accuracy, bytes, and latency beside fp32 at batch 1 and 256. Group: the largest even
+// divisor of the row <= 128 (fc1: 112 of 784; fc2, fc3: 128).
+void int4_rows(nn::FashionMlp& fp, const data::FashionMnist& test) {
+  std::vector<Int4Weights> q;
+  std::vector<Tensor> bias;
+  int64_t bytes = 0;
+  std::string groups;
+  for (nn::Linear* l : layers_of(fp)) {
+    int64_t g = 128;
+    while (g > 2 && (l->in_features % g != 0 || g % 2 != 0)) --g;
+    q.push_back(pack_int4(l->weight, g));
+    bias.push_back(l->bias.detach());
+    bytes += q.back().bytes() + 4 * l->bias.numel();
+    groups += (groups.empty() ? "" : "/") + std::to_string(g);
+  }
+  const Forward int4 = [&](const Tensor& images) {
+    Tensor x = fp.standardize(images.reshape({-1, 784}));
+    for (size_t i = 0; i < q.size(); ++i) {
+      x = int4_linear(x, q[i], bias[i]);
+      if (i + 1 < q.size()) x = relu(x);
+    }
+    return x;
+  };
+  row("W4 weight-only, groups " + groups + ", int4_linear", accuracy(int4, test), bytes);
+  NoGradGuard no_grad;
+  fp.eval();
+  for (const int64_t batch : {1, 256}) {
+    const Tensor x = test.images.slice(0, 0, batch).contiguous();
+    const int reps = batch == 1 ? 500 : 50;
+    const double ms_fp = median_ms([&] { fp.forward(x); }, reps);
+    const double ms_4 = median_ms([&] { int4(x); }, reps);
+    std::printf("  int4_linear latency, batch %lld, median of %d: fp32 %.3f ms, int4 %.3f ms (%.2fx)\n",
+                static_cast<long long>(batch), reps, ms_fp, ms_4, ms_fp / ms_4);
+  }
+}
+
 void latency(nn::Module& fp, const Forward& int8, const data::FashionMnist& test) {
   const Tensor batch = test.images.slice(0, 0, 256).contiguous();
   NoGradGuard no_grad;
@@ -255,6 +332,8 @@ int quant_report(const Args& args) {
   const Forward int8 = [q8](const Tensor& x) { return q8->forward(x); };
   row("PTQ int8 kernels (QuantizedFashionMlp::from_float, min-max)", accuracy(int8, test), model_bytes(fp, 8));
   ptq_observer_rows(fp, calib, test);
+  gptq_rows(fp, calib, test);
+  int4_rows(fp, test);
   qat_rows("mlp", path, train, test, qat_steps);
   std::printf("\n");
   latency(fp, int8, test);
