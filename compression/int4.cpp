@@ -70,40 +70,30 @@ Tensor int4_linear(const Tensor& x, const Int4Weights& w, const Tensor& bias) {
                "bias is " + bias.shape_str() + " for " + std::to_string(w.out) + " outputs");
   NoGradGuard no_grad;
   const Tensor xc = x.contiguous();
-  const int64_t M = xc.numel() / w.in, K = w.in, N = w.out, G = w.group_size;
+  const int64_t M = xc.numel() / w.in, K = w.in, N = w.out;
   Shape shape = x.shape();
   shape.back() = N;
   Tensor y = Tensor::empty(shape);
   const float* X = xc.data();
   float* Y = y.data();
   if (M <= 8) {
-    // Fused: each weight byte is read once for all M rows; per group, Σ x·code, then · scale.
+    // Row by row: dequantize one weight row (K floats, in L1), then one dot product per x row. The
+    // packed weights are read once; both loops are plain enough for the compiler to vectorise.
+    std::vector<float> wrow(static_cast<size_t>(K));
     for (int64_t n = 0; n < N; ++n) {
-      const uint8_t* bytes = w.packed.data() + n * K / 2;
-      const float* s = w.scales.data() + n * (K / G);
+      dequantize_row(w, n, wrow.data());
       for (int64_t m = 0; m < M; ++m) {
         const float* xm = X + m * K;
         float acc = 0.0f;
-        for (int64_t g0 = 0; g0 < K; g0 += G) {
-          float part = 0.0f;
-          for (int64_t k = g0; k < g0 + G; k += 2) {
-            const uint8_t b = bytes[k / 2];
-            part += xm[k] * static_cast<float>((b & 0x0F) - 8) + xm[k + 1] * static_cast<float>((b >> 4) - 8);
-          }
-          acc += part * s[g0 / G];
-        }
+        for (int64_t k = 0; k < K; ++k) acc += xm[k] * wrow[static_cast<size_t>(k)];
         Y[m * N + n] = acc;
       }
     }
   } else {
-    // Tiles of 64 output rows: dequantize [64, K] floats, then Y[:, n0:n0+64] = X · tileᵀ.
-    constexpr int64_t kTile = 64;
-    std::vector<float> tile(static_cast<size_t>(kTile * K));
-    for (int64_t n0 = 0; n0 < N; n0 += kTile) {
-      const int64_t nt = std::min(kTile, N - n0);
-      for (int64_t i = 0; i < nt; ++i) dequantize_row(w, n0 + i, tile.data() + i * K);
-      sgemm(false, true, M, nt, K, 1.0f, X, K, tile.data(), K, 0.0f, Y + n0, N);
-    }
+    // A batch: dequantize all rows into a per-call buffer, then one fp32 GEMM Y = X · Ŵᵀ.
+    std::vector<float> tile(static_cast<size_t>(N * K));
+    for (int64_t n = 0; n < N; ++n) dequantize_row(w, n, tile.data() + n * K);
+    sgemm(false, true, M, N, K, 1.0f, X, K, tile.data(), K, 0.0f, Y, N);
   }
   if (bias.defined()) {
     const Tensor b = bias.contiguous();

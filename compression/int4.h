@@ -9,9 +9,10 @@
 // nibble code + 8 (0..15). Byte k of a row holds column 2k in its LOW nibble and 2k+1 in its HIGH
 // nibble (the GGML / AWQ order). Bytes: out·in/2 + 4·out·in/G (scales) — at G = 128, 4.25 bits a weight.
 //
-// int4_linear: for a few rows of x (M <= 8, the memory-bound decode case) one fused pass reads each
-// byte once and accumulates per group in float; for larger M it dequantizes 64 output rows at a
-// time into a float tile and runs the fp32 GEMM on it (core/gemm.h). Speed: `nibble quant-report`.
+// int4_linear: for a few rows of x (M <= 8, the memory-bound decode case) each weight row is
+// dequantized into a small buffer and dotted with every x row; for larger M the whole weight is
+// dequantized into a per-call buffer and the fp32 GEMM runs on it (core/gemm.h). Speed: `nibble
+// quant-report` (lesson, section 6).
 #pragma once
 
 #include <cstdint>

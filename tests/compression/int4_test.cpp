@@ -56,7 +56,7 @@ TEST(Int4, LinearMatchesTheDequantizedProductOnBothPaths) {
   const Tensor W = Tensor::randn({70, 64}), b = Tensor::randn({70});
   const Int4Weights q = pack_int4(W, 32);
   const Tensor What = unpack_int4(q);
-  for (const int64_t M : {1, 3, 37}) {  // fused (M <= 8) and tiled GEMM paths; 70 rows = a partial tile
+  for (const int64_t M : {1, 3, 37}) {  // row-by-row (M <= 8) and GEMM paths
     const Tensor x = Tensor::randn({M, 64});
     const std::vector<float> got = int4_linear(x, q, b).to_vector();
     const std::vector<float> xv = x.to_vector(), wv = What.to_vector(), bv = b.to_vector();

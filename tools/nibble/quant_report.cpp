@@ -43,7 +43,8 @@ constexpr const char* kHelp =
     "  prepare_qat/convert (N Adam steps of batch 128 from the fp32 weights, default 300, lr 1e-4; 0\n"
     "  skips it) at W8A8, W4A8, W4A4, each also converted to the int8 kernels. With --cnn-checkpoint the\n"
     "  same for the CNN (fp32, int8 kernels, QAT with --cnn-qat-steps, default 100). Model bytes and\n"
-    "  int8 vs fp32 latency.\n";
+    "  int8 vs fp32 latency. GPTQ vs round-to-nearest at 4 and 3 bits and weight-only INT4 (MLP).\n"
+    "  --test-limit N evaluates on the first N test images only (quick checks).\n";
 
 using Observers = std::vector<std::unique_ptr<Observer>>;
 using Forward = std::function<Tensor(const Tensor&)>;
@@ -69,18 +70,16 @@ std::vector<QParams> weight_qparams_of(nn::FashionMlp& m, int bits) {
 }
 
 // PTQ simulation: the MLP's forward with fake-quantized weights (when w) and layer inputs (when
-// act). When `observe` is set, each layer's float input goes to its observer first (calibration).
-Tensor ptq_forward(nn::FashionMlp& m, const Tensor& images, const std::vector<QParams>* w, Observers* act,
-                   bool observe) {
+// act: one QParams per layer; w: the already fake-quantized weights). With `observe`, each layer's float input goes to its observer
+// instead (calibration sees float activations, as torch's).
+Tensor ptq_forward(nn::FashionMlp& m, const Tensor& images, const std::vector<Tensor>* w,
+                   const std::vector<QParams>* act, Observers* observe = nullptr) {
   Tensor x = m.standardize(images.reshape({-1, 784}));
   const std::vector<nn::Linear*> L = layers_of(m);
   for (size_t i = 0; i < L.size(); ++i) {
-    Tensor xi = x;
-    if (act) {
-      if (observe) (*act)[i]->forward(x.detach());
-      xi = fake_quantize(x, (*act)[i]->calculate_qparams());
-    }
-    const Tensor W = w ? fake_quantize(L[i]->weight, (*w)[i]) : L[i]->weight;
+    if (observe) (*observe)[i]->forward(x.detach());
+    const Tensor xi = act ? fake_quantize(x, (*act)[i]) : x;
+    const Tensor W = w ? (*w)[i] : L[i]->weight;
     const Tensor y = add(matmul(xi, W.transpose(0, 1)), L[i]->bias);
     x = i + 1 < L.size() ? relu(y) : y;
   }
@@ -104,12 +103,15 @@ Forward module_forward(nn::Module& m) {
   return [&m](const Tensor& x) { return m.forward(x); };
 }
 
-Observers calibrate(nn::FashionMlp& m, const Tensor& calib, const std::string& kind, int bits) {
+// Each layer input's quantization parameters from `kind` observers on the calibration images.
+std::vector<QParams> calibrate(nn::FashionMlp& m, const Tensor& calib, const std::string& kind, int bits) {
   Observers obs;
   for (int i = 0; i < 3; ++i) obs.push_back(make_observer(kind, bits));
   NoGradGuard no_grad;
-  for (int64_t b = 0; b < calib.size(0); b += 64) ptq_forward(m, calib.slice(0, b, b + 64), nullptr, &obs, true);
-  return obs;
+  for (int64_t b = 0; b < calib.size(0); b += 64) ptq_forward(m, calib.slice(0, b, b + 64), nullptr, nullptr, &obs);
+  std::vector<QParams> qp;
+  for (const auto& o : obs) qp.push_back(o->calculate_qparams());  // once: the entropy search is slow
+  return qp;
 }
 
 template <class F>
@@ -207,14 +209,21 @@ void qat_rows(const std::string& kind, const std::string& path, const data::Fash
 // The MLP's PTQ rows, one per observer, at 8 and 4 bits.
 void ptq_observer_rows(nn::FashionMlp& fp, const Tensor& calib, const data::FashionMnist& test) {
   for (const int bits : {8, 4}) {
-    const std::vector<QParams> wq = weight_qparams_of(fp, bits);
+    const std::vector<QParams> wqp = weight_qparams_of(fp, bits);
+    std::vector<Tensor> wq;  // fake-quantized once, not per batch
+    for (size_t i = 0; i < wqp.size(); ++i) wq.push_back(fake_quantize(layers_of(fp)[i]->weight.detach(), wqp[i]));
     const int64_t bytes = model_bytes(fp, bits);
     row("W" + std::to_string(bits) + " weights only (per channel)",
-        accuracy([&](const Tensor& x) { return ptq_forward(fp, x, &wq, nullptr, false); }, test), bytes);
+        accuracy([&](const Tensor& x) { return ptq_forward(fp, x, &wq, nullptr); }, test), bytes);
     for (const std::string kind : {"min-max", "moving-average", "percentile", "entropy"}) {
-      Observers obs = calibrate(fp, calib, kind, bits);
+      const std::vector<QParams> act = calibrate(fp, calib, kind, bits);
       row("PTQ W" + std::to_string(bits) + "A" + std::to_string(bits) + " " + kind,
-          accuracy([&](const Tensor& x) { return ptq_forward(fp, x, &wq, &obs, false); }, test), bytes);
+          accuracy([&](const Tensor& x) { return ptq_forward(fp, x, &wq, &act); }, test), bytes);
+      if (kind == "entropy") {
+        std::printf("  entropy thresholds (symmetric, max of the range) per layer input:");
+        for (const QParams& q : act) std::printf(" %.3f", q.scale[0] * static_cast<float>(q.quant_max - q.zero_point[0]));
+        std::printf("\n");
+      }
     }
   }
 }
@@ -307,7 +316,8 @@ void latency(nn::Module& fp, const Forward& int8, const data::FashionMnist& test
 }  // namespace
 
 int quant_report(const Args& args) {
-  const ArgParser opt("nibble quant-report", args, {"checkpoint", "cnn-checkpoint", "qat-steps", "cnn-qat-steps"});
+  const ArgParser opt("nibble quant-report", args,
+                      {"checkpoint", "cnn-checkpoint", "qat-steps", "cnn-qat-steps", "test-limit"});
   if (opt.help()) {
     std::printf("%s", kHelp);
     return 0;
@@ -321,7 +331,12 @@ int quant_report(const Args& args) {
   nn::FashionMlp fp;
   nn::load(fp, path);
   const data::FashionMnist train = data::load_fashion_mnist("train");
-  const data::FashionMnist test = data::load_fashion_mnist("test");
+  data::FashionMnist test = data::load_fashion_mnist("test");
+  const int64_t test_limit = opt.get_int("test-limit", test.images.size(0), 1, test.images.size(0));
+  if (test_limit < test.images.size(0)) {  // quick runs only: every table in the lesson uses all 10 000
+    test.images = test.images.slice(0, 0, test_limit).contiguous();
+    test.labels.resize(static_cast<size_t>(test_limit));
+  }
   const Tensor calib = train.images.slice(0, 0, 512);
 
   std::printf("FashionMlp from %s; test set %lld images; calibration: the first 512 training images\n\n", path.c_str(),
