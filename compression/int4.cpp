@@ -42,15 +42,30 @@ Int4Weights pack_int4(const Tensor& W, int64_t group_size) {
 
 namespace {
 
-// Row n of w, dequantized into dst[0..in).
+// Row n of w, dequantized into dst[0..in): group by group (no division per element).
 void dequantize_row(const Int4Weights& w, int64_t n, float* dst) {
   const uint8_t* bytes = w.packed.data() + n * w.in / 2;
   const float* s = w.scales.data() + n * (w.in / w.group_size);
-  for (int64_t k = 0; k < w.in; k += 2) {
-    const float scale = s[k / w.group_size];  // k and k + 1 share a group (even group size)
-    dst[k] = scale * static_cast<float>((bytes[k / 2] & 0x0F) - 8);
-    dst[k + 1] = scale * static_cast<float>((bytes[k / 2] >> 4) - 8);
+  for (int64_t g0 = 0, g = 0; g0 < w.in; g0 += w.group_size, ++g) {
+    const float scale = s[g];
+    for (int64_t k = g0; k < g0 + w.group_size; k += 2) {  // k and k + 1 share a byte and a group
+      dst[k] = scale * static_cast<float>((bytes[k / 2] & 0x0F) - 8);
+      dst[k + 1] = scale * static_cast<float>((bytes[k / 2] >> 4) - 8);
+    }
   }
+}
+
+// Σ a[k]·b[k] with 8 independent partial sums, so that the compiler can keep them in one vector
+// register (a single running sum is a chain it may not reorder).
+float dot(const float* a, const float* b, int64_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; ++j) part[j] += a[k + j] * b[k + j];
+  float acc = 0.0f;
+  for (; k < n; ++k) acc += a[k] * b[k];
+  for (const float p : part) acc += p;
+  return acc;
 }
 
 }  // namespace
@@ -83,10 +98,7 @@ Tensor int4_linear(const Tensor& x, const Int4Weights& w, const Tensor& bias) {
     for (int64_t n = 0; n < N; ++n) {
       dequantize_row(w, n, wrow.data());
       for (int64_t m = 0; m < M; ++m) {
-        const float* xm = X + m * K;
-        float acc = 0.0f;
-        for (int64_t k = 0; k < K; ++k) acc += xm[k] * wrow[static_cast<size_t>(k)];
-        Y[m * N + n] = acc;
+        Y[m * N + n] = dot(X + m * K, wrow.data(), K);
       }
     }
   } else {
