@@ -230,6 +230,27 @@ TEST(Qat, PrepareReplacesEveryLayerAndKeepsTheWeightsAndNames) {
   EXPECT_LT(max_abs_diff(a, b), 0.05);
 }
 
+TEST(Qat, PrepareReachesNestedLayersAndToFloatGivesTheGridWeights) {
+  manual_seed(11);
+  nn::Sequential inner;
+  inner.push_back(std::make_shared<nn::Linear>(5, 3));
+  nn::Sequential model;
+  model.push_back(std::make_shared<nn::Linear>(4, 5));
+  model.push_back(std::make_shared<nn::ReLU>());
+  model.push_back(inner.clone());
+  const std::vector<std::string> names = prepare_qat(model, {4, 8, 0.01});
+  EXPECT_EQ(names, (std::vector<std::string>{"0", "2.0"}));
+  const Tensor x = Tensor::randn({6, 4});
+  const Tensor y = model.forward(x);  // train mode: both observers see data
+  EXPECT_EQ(y.shape(), (Shape{6, 3}));
+  const auto& layer = model.get_submodule_as<nn::FakeQuantLinear>("2.0");
+  EXPECT_TRUE(layer.input_observer().has_data());
+  // to_float(): the weight on its 4-bit grid, rebuilt here from the codes by hand.
+  const RowCodes w = row_codes(layer.weight, 4);
+  const std::vector<float> wf = layer.to_float()->weight.to_vector();
+  for (size_t i = 0; i < wf.size(); ++i) EXPECT_FLOAT_EQ(wf[i], float(w.scale[i / 5] * w.code[i])) << i;
+}
+
 // ---- convert: a QAT-trained model on the int8 kernels -----------------------------------------------
 
 struct Data {
