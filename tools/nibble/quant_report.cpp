@@ -37,6 +37,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: nibble quant-report --checkpoint FILE [--cnn-checkpoint FILE] [--qat-steps N] [--cnn-qat-steps N]\n"
+    "                           [--test-limit N]\n"
     "  For a trained Fashion MLP (`nibble train --model mlp --out FILE`): test accuracy at fp32, on the\n"
     "  int8 kernels, and with fake quantization (weights per channel, layer inputs per tensor) at 8 and\n"
     "  4 bits for each observer (min-max, moving average, percentile 99.99, entropy/KL); then QAT with\n"
