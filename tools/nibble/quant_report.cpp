@@ -229,6 +229,13 @@ void ptq_observer_rows(nn::FashionMlp& fp, const Tensor& calib, const data::Fash
   }
 }
 
+// The largest even divisor of a row of n weights that is <= 128 (784 -> 112, 256 -> 128, 128 -> 128).
+int64_t group_for(int64_t n) {
+  int64_t g = 128;
+  while (g > 2 && (n % g != 0 || g % 2 != 0)) --g;
+  return g;
+}
+
 // Weight-only GPTQ vs round-to-nearest at 4 and 3 bits, one grid per output row: each layer's
 // calibration inputs X are its float inputs on `calib` (the float model's, layer by layer).
 void gptq_rows(nn::FashionMlp& fp, const Tensor& calib, const data::FashionMnist& test) {
@@ -241,30 +248,35 @@ void gptq_rows(nn::FashionMlp& fp, const Tensor& calib, const data::FashionMnist
     X.push_back(relu(fp.fc2().forward(X[1])));              // [512, 128]
   }
   const char* names[] = {"fc1", "fc2", "fc3"};
-  for (const int bits : {4, 3})
-    for (const bool use_gptq : {false, true}) {
-      auto m = fp.clone_as<nn::FashionMlp>();
-      GptqOptions o;
-      o.bits = bits;
-      std::string errors;
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < 3; ++i) {
-        nn::Linear& layer = m->get_submodule_as<nn::Linear>(names[i]);
-        const Tensor W = layer.weight.detach().clone();
-        const QuantizedWeight q = use_gptq ? gptq_quantize(W, X[i], o) : rtn_quantize(W, o);
-        const double rel = layer_output_error(X[i], W, q.weight) / layer_output_error(X[i], W, zeros_like(W));
-        char buf[16];
-        std::snprintf(buf, sizeof buf, "%s%.3f", i ? "/" : "", rel);
-        errors += buf;
-        const Tensor w = q.weight.contiguous();
-        std::copy(w.data(), w.data() + w.numel(), layer.weight.data());
+  for (const bool grouped : {false, true})
+    for (const int bits : {4, 3})
+      for (const bool use_gptq : {false, true}) {
+        auto m = fp.clone_as<nn::FashionMlp>();
+        std::string errors;
+        int64_t bytes = 0;  // codes, a float scale and a one-byte zero point per row (per group), float biases
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 3; ++i) {
+          nn::Linear& layer = m->get_submodule_as<nn::Linear>(names[i]);
+          GptqOptions o;
+          o.bits = bits;
+          o.group_size = grouped ? group_for(layer.in_features) : 0;
+          const int64_t out = layer.out_features, in = layer.in_features;
+          bytes += (out * in * bits + 7) / 8 + 5 * out * (grouped ? in / o.group_size : 1) + 4 * out;
+          const Tensor W = layer.weight.detach().clone();
+          const QuantizedWeight q = use_gptq ? gptq_quantize(W, X[i], o) : rtn_quantize(W, o);
+          const double rel = layer_output_error(X[i], W, q.weight) / layer_output_error(X[i], W, zeros_like(W));
+          char buf[16];
+          std::snprintf(buf, sizeof buf, "%s%.3f", i ? "/" : "", rel);
+          errors += buf;
+          const Tensor w = q.weight.contiguous();
+          std::copy(w.data(), w.data() + w.numel(), layer.weight.data());
+        }
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        char name[96];
+        std::snprintf(name, sizeof name, "%s W%d, %s (out err %s, %.1f s)", use_gptq ? "GPTQ" : "RTN ", bits,
+                      grouped ? "groups 112/128/128" : "per row", errors.c_str(), secs);
+        row(name, accuracy(module_forward(*m), test), bytes);
       }
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      char name[96];
-      std::snprintf(name, sizeof name, "%s W%d weight-only, per row (out err %s, %.1f s)", use_gptq ? "GPTQ" : "RTN ",
-                    bits, errors.c_str(), secs);
-      row(name, accuracy(module_forward(*m), test), model_bytes(*m, bits));
-    }
 }
 
 // Weight-only INT4 with group-wise scales (compression/int4.h), run by int4_linear (dequantized on
@@ -276,8 +288,7 @@ void int4_rows(nn::FashionMlp& fp, const data::FashionMnist& test) {
   int64_t bytes = 0;
   std::string groups;
   for (nn::Linear* l : layers_of(fp)) {
-    int64_t g = 128;
-    while (g > 2 && (l->in_features % g != 0 || g % 2 != 0)) --g;
+    const int64_t g = group_for(l->in_features);
     q.push_back(pack_int4(l->weight, g));
     bias.push_back(l->bias.detach());
     bytes += q.back().bytes() + 4 * l->bias.numel();
