@@ -205,7 +205,9 @@ T& qat_layer(const nn::Module& model, const std::string& name) {
 }
 
 // The observers' float ranges: from_int8 derives the same uint8 parameters from them as
-// calculate_qparams did for the fake quantization (at 8 bits: the same scale and zero point).
+// calculate_qparams did for the fake quantization (at 8 bits: the same scale and zero point, except
+// when −min/scale is within rounding of a half: choose_u8_params divides by the float scale,
+// calculate_qparams by the double one, and the zero points may then differ by one).
 // Without a next layer the output is float logits and has no range (0, 0: a placeholder).
 nn::ActivationRanges ranges(const Observer& input, const Observer* output) {
   nn::ActivationRanges r;
