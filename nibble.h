@@ -3,10 +3,14 @@
 #pragma once
 
 #include "compression/distillation.h"
+#include "compression/gptq.h"
+#include "compression/int4.h"
 #include "compression/lowrank.h"
 #include "compression/lowrank_image.h"
 #include "compression/lowrank_layers.h"
+#include "compression/lsq.h"
 #include "compression/pruning.h"
+#include "compression/qat.h"
 #include "compression/quantization.h"
 #include "core/autograd.h"
 #include "core/display.h"

@@ -165,11 +165,12 @@ QParams PercentileObserver::calculate_qparams() const { return Observer::calcula
 // ---- EntropyObserver ----------------------------------------------------------------------------
 
 EntropyObserver::EntropyObserver(int bits, bool is_signed, int64_t num_bins)
-    : Observer(QScheme::kPerTensorSymmetric, bits, is_signed, 0, "EntropyObserver"), num_bins_(num_bins) {
-  NIBBLE_CHECK(num_bins >= (int64_t{1} << (bits - 1)), name_,
+    : Observer(QScheme::kPerTensorSymmetric, bits, is_signed, 0, "EntropyObserver"),
+      num_bins_(num_bins == 0 ? kBinsPerLevel * (int64_t{1} << (bits - 1)) : num_bins) {
+  NIBBLE_CHECK(num_bins == 0 || num_bins >= (int64_t{1} << (bits - 1)), name_,
                "num_bins = " + std::to_string(num_bins) + " is below 2^(bits-1) = " +
                    std::to_string(int64_t{1} << (bits - 1)),
-               "the histogram needs at least as many bins as quantized levels (2048 is usual)");
+               "the histogram needs at least as many bins as quantized levels; 0 picks 16 per level (2048 at 8 bits)");
 }
 
 void EntropyObserver::forward(const Tensor& x) {

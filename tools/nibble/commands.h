@@ -19,7 +19,7 @@ int train(const Args& args);
 int lowrank_image(const Args& args);   // module 06: photos by rank
 int lowrank_report(const Args& args);  // module 06: spectra, accuracy and latency of factored layers
 int prune_report(const Args& args);    // module 03: accuracy vs sparsity, fine-tuning, removed neurons
-int quant_report(const Args& args);    // module 04: PTQ per observer, QAT, int8 kernels on the Fashion MLP
+int quant_report(const Args& args);    // module 04: PTQ per observer, QAT/convert, GPTQ, INT4 on the Fashion MLP (and CNN)
 int distill_report(const Args& args);  // module 05: labels only vs KD per temperature; soft-label bits
 // The course (modules/): one file each.
 int modules(const Args& args);

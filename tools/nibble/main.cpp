@@ -15,7 +15,7 @@ const nibble::cli::Command kCommands[] = {
     {"lowrank-image", "compress a photo by SVD rank: PNGs, PSNR and bytes per rank", nibble::cli::lowrank_image},
     {"lowrank-report", "spectra, accuracy and latency of a trained model's layers by rank", nibble::cli::lowrank_report},
     {"prune-report", "accuracy vs sparsity (global, layer-wise, Taylor, Fisher, fine-tuned) and removed-neuron speed", nibble::cli::prune_report},
-    {"quant-report", "Fashion MLP accuracy by quantizer: observers, 8/4 bits, QAT, int8 kernels", nibble::cli::quant_report},
+    {"quant-report", "Fashion MLP/CNN accuracy by quantizer: observers, 8/4 bits, QAT + convert, GPTQ, INT4, int8 kernels", nibble::cli::quant_report},
     {"distill-report", "a CNN teacher, an MLP student: labels only vs distillation per temperature", nibble::cli::distill_report},
     {"modules", "list the course's modules, their points and your last results", nibble::cli::modules},
     {"test", "build and run a module's graded tests: `nibble test 01`", nibble::cli::test_module},
