@@ -324,7 +324,8 @@ std::string Chart::describe() const {
     const Series& ser = series_[i];
     out += i ? "; " : " ";
     if (!ser.name.empty()) out += ser.name + " ";
-    out += fmt::format("{} points, y {}", ser.y.size(), range(ser.y));
+    out += kind_ == Kind::bar ? fmt::format("{} bars, values {}", ser.y.size(), range(ser.y))
+                              : fmt::format("{} points, y {}", ser.y.size(), range(ser.y));
   }
   if (!x_label_.empty()) out += "; x: " + x_label_;
   if (!y_label_.empty()) out += "; y: " + y_label_;

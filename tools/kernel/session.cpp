@@ -39,6 +39,7 @@ struct Session::Impl {
   std::vector<std::string> header_lines;      // for inspect(): the library's headers, line by line
   std::string source_dir;
   std::string damaged;  // why the session cannot go on ("" while it can)
+  int results = 0;      // trailing expressions shown so far (names their variables)
 
   std::string take_diagnostics() {
     diag_stream.flush();
@@ -127,9 +128,83 @@ Session::Session(const SessionOptions& options) : impl_(std::make_unique<Impl>()
 
 Session::~Session() = default;
 
+namespace {
+MimeBundle* current_result = nullptr;  // the running cell's CellResult::result
+}  // namespace
+
+bool split_trailing_expression(const std::string& code, std::string* before, std::string* expression) {
+  int depth = 0;
+  size_t end = 0;          // just after the last top-level ';' or '}'
+  bool code_after = false;  // anything but blanks, comments and preprocessor lines after `end`
+  bool line_start = true;
+  for (size_t i = 0; i < code.size(); ++i) {
+    const char c = code[i];
+    if (c == '\n') {
+      line_start = true;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) continue;
+    if (line_start && c == '#') {  // a preprocessor line (with its continuations)
+      while (i < code.size() && !(code[i] == '\n' && code[i - 1] != '\\')) ++i;
+      continue;
+    }
+    line_start = false;
+    if (c == '/' && i + 1 < code.size() && code[i + 1] == '/') {
+      while (i < code.size() && code[i] != '\n') ++i;
+      line_start = true;
+      continue;
+    }
+    if (c == '/' && i + 1 < code.size() && code[i + 1] == '*') {
+      const size_t close = code.find("*/", i + 2);
+      i = close == std::string::npos ? code.size() : close + 1;
+      continue;
+    }
+    if (c == '"' || c == '\'') {  // a string or character literal (raw strings are not handled)
+      for (++i; i < code.size() && code[i] != c; ++i)
+        if (code[i] == '\\') ++i;
+      code_after = true;
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth == 0 && (c == ';' || c == '}')) {
+      end = i + 1;
+      code_after = false;
+    } else {
+      code_after = true;
+    }
+  }
+  if (depth != 0 || !code_after) return false;
+  *before = code.substr(0, end);
+  *expression = code.substr(end);
+  return true;
+}
+
 CellResult Session::run(const std::string& code) {
+  std::string before, expression;
+  if (impl_->damaged.empty() && split_trailing_expression(code, &before, &expression)) {
+    // The value goes to show.h, as a copy (`t.title("x")` returns a reference into a temporary that
+    // dies with the return statement), else by reference (a value that cannot be copied). A cell
+    // that compiles neither way (the tail was no expression after all) runs as written, so its error
+    // is the compiler's message about the user's code.
+    for (const char* returns : {"auto", "decltype(auto)"}) {
+      const std::string rewritten = "#include \"tools/kernel/show.h\"\n" + before + "\nauto __nibble_result_" +
+                                    std::to_string(++impl_->results) + " = nibble::repl_detail::show([]() -> " +
+                                    returns + " { return\n" + expression + "\n; });\n";
+      CellResult r = run_code(rewritten);
+      if (r.ok || r.error_name != "CompileError") {
+        impl_->learn_words(code);
+        return r;
+      }
+    }
+  }
+  return run_code(code);
+}
+
+CellResult Session::run_code(const std::string& code) {
   Impl& s = *impl_;
   CellResult r;
+  current_result = &r.result;
   if (!s.damaged.empty()) {
     r.ok = false;
     r.error_name = "SessionDamaged";
@@ -183,6 +258,7 @@ CellResult Session::run(const std::string& code) {
     r.error_name = "unknown exception";
     r.error_value = "a cell threw something that is not a std::exception";
   }
+  current_result = nullptr;
   r.diagnostics = s.take_diagnostics() + warnings;
   s.learn_words(code);
   return r;
@@ -224,3 +300,10 @@ std::string word_at(const std::string& code, size_t cursor, size_t* start) {
 }
 
 }  // namespace nibble::repl
+
+namespace nibble::repl_detail {
+// Called by show.h from a cell's code (the JIT finds it in this program: it exports its symbols).
+void set_result(const MimeBundle& bundle) {
+  if (repl::current_result != nullptr) *repl::current_result = bundle;
+}
+}  // namespace nibble::repl_detail
