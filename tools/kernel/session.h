@@ -4,7 +4,8 @@
 //
 // Each run() is one cell: parsed, compiled, executed, its definitions kept for later cells. A cell
 // whose last line is an expression without a semicolon (`t`, `entropy_bits(p)`, `viz::line(y)`) has
-// that value as its result (show.h says which types are shown). A cell
+// that value as its result (show.h says which types are shown). A cell that uses a name defined
+// nowhere is taken back before it runs (error "LinkError"). A cell
 // that fails to compile is rolled back by clang (the session goes on as before it); an exception
 // escaping a cell (nibble::Error, any std::exception) is caught and reported, and the next cell runs.
 // Limits: cells run on the calling thread, one at a time; C++17 (the notebooks stay xeus-cling-usable).
@@ -30,7 +31,7 @@ SessionOptions default_options();
 struct CellResult {
   bool ok = true;
   MimeBundle result;         // the value of a trailing expression (no semicolon), when it can be shown
-  std::string error_name;    // "CompileError", "nibble::Error", "std::exception", "unknown exception"
+  std::string error_name;    // "CompileError", "LinkError", "nibble::Error", "std::exception", "unknown exception"
   std::string error_value;   // the compiler's diagnostics, or the exception's what()
   std::string diagnostics;   // warnings of a cell that compiled
 };
