@@ -8,24 +8,26 @@
 // bool and whatever fmt can format; other values and void are evaluated and not shown.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <string>
 #include <type_traits>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "core/display.h"
 #include "core/viz.h"
 
 namespace nibble::repl_detail {
 
-// Defined by the kernel program (tools/kernel/session.cpp): hands the bundle to the running cell's result.
+// Defined by the kernel program (tools/kernel/session.cpp): hands the bundle to the running cell's
+// result.
 void set_result(const MimeBundle& bundle);
 
 template <class T, class = void>
 struct has_mime_bundle : std::false_type {};
 template <class T>
-struct has_mime_bundle<T, std::void_t<decltype(mime_bundle(std::declval<const T&>()))>> : std::true_type {};
+struct has_mime_bundle<T, std::void_t<decltype(mime_bundle(std::declval<const T&>()))>>
+    : std::true_type {};
 
 template <class T>
 void show_value(const T& v) {
@@ -36,7 +38,8 @@ void show_value(const T& v) {
     set_result(mime_bundle(v));
   } else if constexpr (std::is_same_v<U, bool>) {
     set_result(MimeBundle{{"text/plain", v ? "true" : "false"}});
-  } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, const char*> || std::is_same_v<U, char*>) {
+  } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, const char*> ||
+                       std::is_same_v<U, char*>) {
     set_result(MimeBundle{{"text/plain", "\"" + std::string(v) + "\""}});
   } else if constexpr (fmt::is_formattable<U>::value) {
     set_result(MimeBundle{{"text/plain", fmt::format("{}", v)}});
