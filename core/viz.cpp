@@ -417,8 +417,13 @@ std::string render_svg(const std::string& spec_json) {
 MimeBundle mime_bundle(const Chart& chart) {
   MimeBundle b{{"text/plain", chart.describe()},
                {"application/vnd.vegalite.v5+json", chart.spec()}};
-  if (renderer_missing().empty())
+  if (!renderer_missing().empty()) return b;
+  try {
     b["image/svg+xml"] = render_svg(b["application/vnd.vegalite.v5+json"]);
+  } catch (const Error& e) {
+    // Front ends with a Vega-Lite renderer still draw the spec; the others show why there is no SVG.
+    b["text/plain"] += std::string("\n(no SVG fallback: ") + e.what() + ")";
+  }
   return b;
 }
 

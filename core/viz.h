@@ -109,8 +109,8 @@ class Chart {
 };
 
 // text/plain (describe()), application/vnd.vegalite.v5+json (spec()) and, when the renderer is
-// installed, image/svg+xml (for front ends without a Vega-Lite renderer, such as Jupyter Notebook
-// 6).
+// installed, image/svg+xml for front ends without a Vega-Lite renderer (Jupyter Notebook 6). Drawing
+// the SVG runs vl2svg, about a second; if it fails, text/plain says why and the rest is published.
 MimeBundle mime_bundle(const Chart& chart);
 
 // What save() wrote. png is "" when no PNG could be made; note then says why.
