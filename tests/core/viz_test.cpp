@@ -268,5 +268,16 @@ TEST(Viz, WithoutTheRendererSaveWritesTheSpecAndAHeatmapStillGetsItsCells) {
   EXPECT_EQ(h, 2u * 64u);
 }
 
+TEST(Viz, AFailingRendererLeavesTheSpecAndSaysWhyInThePlainText) {
+  EnvGuard broken("NIBBLE_VL2SVG", "/bin/false");  // runs, draws nothing, exits 1
+  if (!viz::renderer_missing().empty()) GTEST_SKIP() << "chart renderer " << viz::renderer_missing();
+  const MimeBundle b = viz::mime_bundle(viz::line({1, 2}, {3, 4}));
+  EXPECT_EQ(b.count("image/svg+xml"), 0u);
+  EXPECT_EQ(b.count("application/vnd.vegalite.v5+json"), 1u);
+  EXPECT_NE(b.at("text/plain").find("no SVG fallback"), std::string::npos) << b.at("text/plain");
+  TempDir dir;
+  EXPECT_THROW(viz::save(viz::line({1, 2}, {3, 4}), (dir.path / "x").string()), Error);  // save says so loudly
+}
+
 }  // namespace
 }  // namespace nibble
