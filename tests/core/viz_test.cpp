@@ -1,5 +1,6 @@
-// Charts as Vega-Lite specs, their display bundle and the files save() writes (core/viz.h). The specs
-// are checked by parsing them: the data rows must be the inputs, the encodings what the chart promises.
+// Charts as Vega-Lite specs, their display bundle and the files save() writes (core/viz.h). The
+// specs are checked by parsing them: the data rows must be the inputs, the encodings what the chart
+// promises.
 #include "core/viz.h"
 
 #include <gtest/gtest.h>
@@ -11,10 +12,9 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -43,8 +43,10 @@ std::pair<uint32_t, uint32_t> png_size(const std::string& bytes) {
 
 // A fresh folder under the system temp directory, removed at the end of the test.
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("nibble-viz-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                               "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path path =
+      fs::temp_directory_path() /
+      ("nibble-viz-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+       "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
 };
@@ -164,19 +166,39 @@ TEST(Viz, BadInputThrowsNamingTheBuilder) {
     return std::string("no nibble::Error");
   };
   EXPECT_NE(message([] { viz::line(std::vector<double>{}); }).find("empty"), std::string::npos);
-  EXPECT_NE(message([] { viz::line({1, 2, 3}, {1, 2}); }).find("x has 3 values but y has 2"), std::string::npos);
-  EXPECT_NE(message([&] { viz::scatter({1, 2}, {1, nan}); }).find("y[1] is nan"), std::string::npos);
-  EXPECT_NE(message([&] { viz::line({inf, 2}, {1, 2}); }).find("x[0] is inf"), std::string::npos);
-  EXPECT_NE(message([] { viz::bar({"a", "b"}, {1}); }).find("2 categories but 1 values"), std::string::npos);
-  EXPECT_NE(message([] { viz::bar({"a"}, {1}).add({1, 2}, "s"); }).find("2 values for 1 categories"), std::string::npos);
-  EXPECT_NE(message([] { viz::heatmap(Tensor::ones({4})); }).find("not [rows, cols]"), std::string::npos);
-  EXPECT_NE(message([] { viz::heatmap(Tensor::ones({2, 2}), {"a"}); }).find("1 row labels for 2 rows"),
+  EXPECT_NE(message([] {
+              viz::line({1, 2, 3}, {1, 2});
+            }).find("x has 3 values but y has 2"),
             std::string::npos);
-  EXPECT_NE(message([&] { viz::heatmap(Tensor::from_vector({0, static_cast<float>(nan)}, {1, 2})); }).find("nan"),
+  EXPECT_NE(message([&] {
+              viz::scatter({1, 2}, {1, nan});
+            }).find("y[1] is nan"),
+            std::string::npos);
+  EXPECT_NE(message([&] { viz::line({inf, 2}, {1, 2}); }).find("x[0] is inf"), std::string::npos);
+  EXPECT_NE(message([] {
+              viz::bar({"a", "b"}, {1});
+            }).find("2 categories but 1 values"),
+            std::string::npos);
+  EXPECT_NE(message([] {
+              viz::bar({"a"}, {1}).add({1, 2}, "s");
+            }).find("2 values for 1 categories"),
+            std::string::npos);
+  EXPECT_NE(message([] { viz::heatmap(Tensor::ones({4})); }).find("not [rows, cols]"),
+            std::string::npos);
+  EXPECT_NE(message([] {
+              viz::heatmap(Tensor::ones({2, 2}), {"a"});
+            }).find("1 row labels for 2 rows"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              viz::heatmap(Tensor::from_vector({0, static_cast<float>(nan)}, {1, 2}));
+            }).find("nan"),
             std::string::npos);
   EXPECT_NE(message([] { viz::line(Tensor::ones({2, 2})); }).find("not 1-d"), std::string::npos);
   EXPECT_NE(message([] { viz::line({1, 2}, {0, 1}).log_y(); }).find("log"), std::string::npos);
-  EXPECT_NE(message([] { viz::line({1, 2}, {1, 2}).add({1}, "s"); }).find("bar charts"), std::string::npos);
+  EXPECT_NE(message([] {
+              viz::line({1, 2}, {1, 2}).add({1}, "s");
+            }).find("bar charts"),
+            std::string::npos);
   EXPECT_NE(message([] { viz::line({1}, {1}).size(0, 10); }).find("0 x 10"), std::string::npos);
   EXPECT_EQ(message([] { viz::line({1, 2}, {1, 2}).title("x"); }), "no nibble::Error");
 }
@@ -208,7 +230,8 @@ TEST(Viz, SaveWritesTheSpecAndAPngWhenTheRendererIsInstalled) {
   const std::string missing = viz::renderer_missing();
   if (!missing.empty()) GTEST_SKIP() << "chart renderer " << missing;
   TempDir dir;
-  const viz::Chart c = viz::line({0, 1, 2, 3}, {1, 0.5, 0.25, 0.125}, "loss").title("halving").size(200, 100);
+  const viz::Chart c =
+      viz::line({0, 1, 2, 3}, {1, 0.5, 0.25, 0.125}, "loss").title("halving").size(200, 100);
   const viz::Saved saved = viz::save(c, (dir.path / "sub" / "loss").string());
   EXPECT_EQ(saved.spec_path, (dir.path / "sub" / "loss.vl.json").string());
   EXPECT_EQ(json::parse(slurp(saved.spec_path)), parsed(c));
@@ -221,7 +244,8 @@ TEST(Viz, SaveWritesTheSpecAndAPngWhenTheRendererIsInstalled) {
   EXPECT_GT(h, 100u);
   EXPECT_LT(w, 600u);
   // A heatmap goes through the same renderer.
-  const viz::Saved hm = viz::save(viz::heatmap(Tensor::from_vector({0, 1, 2, 3}, {2, 2})), (dir.path / "hm").string());
+  const viz::Saved hm = viz::save(viz::heatmap(Tensor::from_vector({0, 1, 2, 3}, {2, 2})),
+                                  (dir.path / "hm").string());
   EXPECT_GT(slurp(hm.png_path).size(), 1000u);
 }
 
@@ -235,12 +259,24 @@ TEST(Viz, WithoutTheRendererSaveWritesTheSpecAndAHeatmapStillGetsItsCells) {
   EXPECT_NE(line.note.find("not found"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir.path / "line.png"));
   // 2 x 4 cells, each drawn 256 / 4 = 64 pixels square.
-  const viz::Saved hm = viz::save(viz::heatmap(Tensor::from_vector({0, 1, 2, 3, 4, 5, 6, 7}, {2, 4})),
-                                  (dir.path / "hm").string());
+  const viz::Saved hm =
+      viz::save(viz::heatmap(Tensor::from_vector({0, 1, 2, 3, 4, 5, 6, 7}, {2, 4})),
+                (dir.path / "hm").string());
   ASSERT_EQ(hm.png_path, (dir.path / "hm.png").string());
   const auto [w, h] = png_size(slurp(hm.png_path));
   EXPECT_EQ(w, 4u * 64u);
   EXPECT_EQ(h, 2u * 64u);
+}
+
+TEST(Viz, AFailingRendererLeavesTheSpecAndSaysWhyInThePlainText) {
+  EnvGuard broken("NIBBLE_VL2SVG", "/bin/false");  // runs, draws nothing, exits 1
+  if (!viz::renderer_missing().empty()) GTEST_SKIP() << "chart renderer " << viz::renderer_missing();
+  const MimeBundle b = viz::mime_bundle(viz::line({1, 2}, {3, 4}));
+  EXPECT_EQ(b.count("image/svg+xml"), 0u);
+  EXPECT_EQ(b.count("application/vnd.vegalite.v5+json"), 1u);
+  EXPECT_NE(b.at("text/plain").find("no SVG fallback"), std::string::npos) << b.at("text/plain");
+  TempDir dir;
+  EXPECT_THROW(viz::save(viz::line({1, 2}, {3, 4}), (dir.path / "x").string()), Error);  // save says so loudly
 }
 
 }  // namespace

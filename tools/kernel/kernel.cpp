@@ -10,6 +10,13 @@
 // stream messages every kStreamPeriod, before each nibble::display (so text and displays keep their
 // order) and when the cell ends. Publishing happens on the cell's thread or on a ticker thread, one
 // at a time under a mutex; the ticker is joined before the reply, so xeus never sees two at once.
+#include <dlfcn.h>
+#include <fnmatch.h>
+#include <link.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +30,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <xeus/xhistory_manager.hpp>
 #include <xeus/xinterpreter.hpp>
 #include <xeus/xkernel.hpp>
 #include <xeus/xkernel_configuration.hpp>
@@ -84,6 +92,192 @@ class OutputCapture {
   size_t read_[2] = {0, 0};
 };
 
+// ---- interrupt (Kernel > Interrupt: Jupyter sends SIGINT) ----------------------------------------
+// SIGINT is blocked in every thread (xeus' ZeroMQ threads must not see EINTR) and taken by a watcher
+// thread with sigwait. While a cell runs, the watcher passes it on to the cell's thread as SIGUSR2,
+// whose handler stops the cell by jumping (siglongjmp) back to where the kernel started it -- but
+// only when the thread was interrupted in the cell's own JIT-compiled code. Jumping out of a library
+// (malloc holding its lock, an OpenMP team mid-barrier, the display hook holding a mutex) would leave
+// that library broken, so then the handler only notes the request and the ticker thread signals the
+// cell's thread again every kRetryPeriod until it is caught in its own code. A cell stuck in one long
+// library call stops when the call returns; a cell that ends first still reports the interrupt (so
+// "Run all" stops there). The skipped frames' objects are not destroyed (leaked); the session goes on.
+// Programs a cell starts (popen) inherit the blocked SIGINT and run to their end.
+namespace interrupt {
+
+constexpr std::chrono::milliseconds kRetryPeriod{1};  // while a stop is pending (else the ticker's 10 ms)
+constexpr int kCellSignal = SIGUSR2;
+
+sigjmp_buf jump;
+volatile sig_atomic_t armed = 0;      // a cell is running on cell_thread
+volatile sig_atomic_t pending = 0;    // asked to stop, not stopped yet
+volatile sig_atomic_t requested = 0;  // asked to stop during this cell
+pthread_t cell_thread;
+std::mutex arming;  // the watcher signals the cell thread only while it is armed
+
+// Executable segments of every loaded program and library, collected when a cell starts (the
+// handler must not call the loader). JIT code lives in anonymous memory, outside all of them.
+struct Range {
+  uintptr_t begin, end;
+};
+constexpr int kMaxRanges = 4096;
+Range ranges[kMaxRanges];
+int range_count = 0;
+
+int collect(dl_phdr_info* info, size_t, void*) {
+  for (int i = 0; i < info->dlpi_phnum && range_count < kMaxRanges; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    const uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+    ranges[range_count++] = Range{begin, begin + ph.p_memsz};
+  }
+  return 0;
+}
+
+bool in_a_library(uintptr_t pc) {
+  for (int i = 0; i < range_count; ++i)
+    if (pc >= ranges[i].begin && pc < ranges[i].end) return true;
+  return false;
+}
+
+uintptr_t interrupted_pc(void* context) {
+  const auto* uc = static_cast<const ucontext_t*>(context);
+#if defined(__x86_64__)
+  return static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return static_cast<uintptr_t>(uc->uc_mcontext.pc);
+#else
+  (void)uc;
+  return 0;  // unknown: treated as library code (the cell stops when it ends)
+#endif
+}
+
+void on_cell_signal(int, siginfo_t*, void* context) {
+  if (!armed) return;
+  const uintptr_t pc = interrupted_pc(context);
+  if (pc == 0 || in_a_library(pc)) {
+    pending = 1;
+    return;
+  }
+  armed = 0;
+  pending = 0;
+  siglongjmp(jump, 1);
+}
+
+void watch() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    std::lock_guard<std::mutex> lock(arming);
+    if (!armed) continue;  // idle: nothing to stop
+    requested = 1;
+    pending = 1;
+    pthread_kill(cell_thread, kCellSignal);
+  }
+}
+
+// Before any thread starts: SIGINT blocked (inherited by every thread), the watcher, the handler.
+void install() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  struct sigaction sa {};
+  sa.sa_sigaction = on_cell_signal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(kCellSignal, &sa, nullptr);
+  std::thread(watch).detach();
+}
+
+// Runs the cell; false when it was interrupted (then *r is untouched).
+bool run(nibble::repl::Session& session, const std::string& code, nibble::repl::CellResult* r) {
+  range_count = 0;
+  dl_iterate_phdr(collect, nullptr);
+  cell_thread = pthread_self();
+  pending = 0;
+  requested = 0;
+  if (sigsetjmp(jump, 1) != 0) return false;
+  {
+    std::lock_guard<std::mutex> lock(arming);
+    armed = 1;
+  }
+  *r = session.run(code);
+  std::lock_guard<std::mutex> lock(arming);
+  armed = 0;
+  pending = 0;
+  return true;
+}
+
+}  // namespace interrupt
+
+// History with the execution counts as line numbers (xeus 2.4's in-memory history numbers every
+// input 1): the interpreter records each stored input itself; entries are [session, line, input].
+class History : public xeus::xhistory_manager {
+ public:
+  void add(int line, const std::string& input) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_back({line, input});
+  }
+
+ private:
+  struct Entry {
+    int line;
+    std::string input;
+  };
+  static constexpr int kSession = 1;
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+
+  static nl::json row(const Entry& e, bool output) {
+    if (output) return nl::json::array({kSession, e.line, nl::json::array({e.input, nullptr})});
+    return nl::json::array({kSession, e.line, e.input});
+  }
+  static nl::json reply(nl::json rows) {
+    return nl::json{{"status", "ok"}, {"history", std::move(rows)}};
+  }
+
+  void configure_impl() override {}
+  void store_inputs_impl(int, int, const std::string&, const std::string&) override {}  // see add()
+
+  nl::json get_tail_impl(int n, bool, bool output) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nl::json rows = nl::json::array();
+    const size_t first = n < 0 || static_cast<size_t>(n) >= entries_.size() ? 0 : entries_.size() - static_cast<size_t>(n);
+    for (size_t i = first; i < entries_.size(); ++i) rows.push_back(row(entries_[i], output));
+    return reply(rows);
+  }
+  nl::json get_range_impl(int, int start, int stop, bool, bool output) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nl::json rows = nl::json::array();
+    for (const Entry& e : entries_)
+      if (e.line >= start && (stop <= 0 || e.line < stop)) rows.push_back(row(e, output));
+    return reply(rows);
+  }
+  nl::json search_impl(const std::string& pattern, bool, bool output, int n, bool unique) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<const Entry*> hits;
+    for (const Entry& e : entries_)
+      if (fnmatch(pattern.c_str(), e.input.c_str(), 0) == 0) hits.push_back(&e);
+    if (unique) {
+      std::vector<const Entry*> kept;  // the last occurrence of each input
+      for (size_t i = 0; i < hits.size(); ++i) {
+        bool later = false;
+        for (size_t j = i + 1; j < hits.size() && !later; ++j) later = hits[j]->input == hits[i]->input;
+        if (!later) kept.push_back(hits[i]);
+      }
+      hits = kept;
+    }
+    const size_t first = n <= 0 || static_cast<size_t>(n) >= hits.size() ? 0 : hits.size() - static_cast<size_t>(n);
+    nl::json rows = nl::json::array();
+    for (size_t i = first; i < hits.size(); ++i) rows.push_back(row(*hits[i], output));
+    return reply(rows);
+  }
+};
+
 // Jupyter wants JSON mime types (application/json, application/vnd.vegalite.v5+json) as objects,
 // not as the text the display hook carries.
 bool json_mime(const std::string& mime) {
@@ -92,9 +286,10 @@ bool json_mime(const std::string& mime) {
 
 class NibbleInterpreter : public xeus::xinterpreter {
  public:
-  NibbleInterpreter() { xeus::register_interpreter(this); }
+  explicit NibbleInterpreter(History* history) : history_(history) { xeus::register_interpreter(this); }
 
  private:
+  History* history_;  // owned by the xkernel
   nibble::repl::Session session_;
   std::mutex publishing_;             // held while publishing during a cell
   OutputCapture* capture_ = nullptr;  // set while a cell runs
@@ -116,9 +311,9 @@ class NibbleInterpreter : public xeus::xinterpreter {
     if (!err.empty()) publish_stream("stderr", err);
   }
 
-  nl::json execute_request_impl(int execution_counter, const std::string& code, bool /*silent*/,
-                                bool /*store_history*/, nl::json /*user_expressions*/,
-                                bool /*allow_stdin*/) override {
+  nl::json execute_request_impl(int execution_counter, const std::string& code, bool silent, bool store_history,
+                                nl::json /*user_expressions*/, bool /*allow_stdin*/) override {
+    if (store_history && !silent) history_->add(execution_counter, code);
     nibble::repl::CellResult r;
     {
       OutputCapture capture;
@@ -129,12 +324,23 @@ class NibbleInterpreter : public xeus::xinterpreter {
       bool stop = false;
       std::thread ticker([&] {
         std::unique_lock<std::mutex> wait(stop_mutex);
-        while (!stop_cv.wait_for(wait, kStreamPeriod, [&] { return stop; })) {
+        auto last_flush = std::chrono::steady_clock::now();
+        while (!stop_cv.wait_for(wait, interrupt::pending ? interrupt::kRetryPeriod : std::chrono::milliseconds(10),
+                                 [&] { return stop; })) {
+          if (interrupt::pending) pthread_kill(interrupt::cell_thread, interrupt::kCellSignal);  // try again
+          if (std::chrono::steady_clock::now() - last_flush < kStreamPeriod) continue;
+          last_flush = std::chrono::steady_clock::now();
           std::lock_guard<std::mutex> lock(publishing_);
           flush_streams();
         }
       });
-      r = session_.run(code);
+      if (!interrupt::run(session_, code, &r) || interrupt::requested) {
+        r = nibble::repl::CellResult{};
+        r.ok = false;
+        r.error_name = "KeyboardInterrupt";
+        r.error_value = "the cell was interrupted (Kernel > Interrupt); what it was building may be half-made, "
+                        "earlier cells' definitions are intact";
+      }
       {
         std::lock_guard<std::mutex> lock(stop_mutex);
         stop = true;
@@ -154,7 +360,11 @@ class NibbleInterpreter : public xeus::xinterpreter {
       reply["traceback"] = nl::json::array({r.error_name + ": " + r.error_value});
       return reply;
     }
-    (void)execution_counter;
+    if (!r.result.empty() && !silent) {
+      nl::json data = nl::json::object();
+      for (const auto& [mime, value] : r.result) data[mime] = json_mime(mime) ? nl::json::parse(value) : nl::json(value);
+      publish_execution_result(execution_counter, std::move(data), nl::json::object());
+    }
     reply["status"] = "ok";
     reply["payload"] = nl::json::array();
     reply["user_expressions"] = nl::json::object();
@@ -236,9 +446,11 @@ int main(int argc, char** argv) {
   if (argc != 3 || std::strcmp(argv[1], "-f") != 0) return usage();
   const xeus::xconfiguration config = xeus::load_configuration(argv[2]);
   auto context = xeus::make_context<zmq::context_t>();
-  auto interpreter = std::make_unique<NibbleInterpreter>();
+  interrupt::install();
+  auto history = std::make_unique<History>();
+  auto interpreter = std::make_unique<NibbleInterpreter>(history.get());
   xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::move(interpreter),
-                       xeus::make_xserver_zmq);
+                       xeus::make_xserver_zmq, std::move(history));
   kernel.start();
   return 0;
 }

@@ -68,7 +68,7 @@ NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers, const
   Session session;
   NotebookRun run;
   int figures_in_cell = 0;
-  const DisplayHook previous = set_display_hook([&](const MimeBundle& b) {
+  const DisplayHook show = [&](const MimeBundle& b) {
     auto png = b.find("image/png");
     if (png != b.end() && !figures_dir.empty()) {
       std::filesystem::create_directories(figures_dir);
@@ -92,7 +92,8 @@ NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers, const
     auto it = b.find("text/plain");
     std::printf("%s\n", it != b.end() ? it->second.c_str() : "[rich output without text/plain]");
     std::fflush(stdout);
-  });
+  };
+  const DisplayHook previous = set_display_hook(show);
   for (const std::string& code : cells) {
     ++run.cells;
     figures_in_cell = 0;
@@ -108,6 +109,7 @@ NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers, const
       run.failed_cell = run.cells;
       break;
     }
+    if (!r.result.empty()) show(r.result);  // a trailing expression's value, shown like a display
   }
   set_display_hook(previous);
   return run;

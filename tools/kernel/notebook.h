@@ -20,7 +20,9 @@ struct NotebookRun {
 // Runs every code cell in order, stopping at the first error (as "Run all" does). Cell outputs go
 // to stdout/stderr; a line "[cell N]" is printed before each cell when `echo_headers`. An image/png
 // display is saved as figures_dir/cell_N_K.png (K counts the figures of cell N) when figures_dir is
-// not empty (the folder is made).
+// not empty (the folder is made); a chart (Vega-Lite) as cell_N_K.vl.json and, when vega's renderer
+// is installed, cell_N_K.png (viz::save_spec). A cell's result (a last line without its semicolon)
+// is shown like a display.
 NotebookRun run_notebook(const std::string& ipynb_path, bool echo_headers, const std::string& figures_dir = "");
 
 // The bytes of RFC 4648 base64 text (the inverse of nibble::base64). Throws on a character outside

@@ -3,6 +3,9 @@
 // the terminal notebook runner (`nibble milestone run`), so a notebook behaves the same in both.
 //
 // Each run() is one cell: parsed, compiled, executed, its definitions kept for later cells. A cell
+// whose last line is an expression without a semicolon (`t`, `entropy_bits(p)`, `viz::line(y)`) has
+// that value as its result (show.h says which types are shown). A cell that uses a name defined
+// nowhere is taken back before it runs (error "LinkError"). A cell
 // that fails to compile is rolled back by clang (the session goes on as before it); an exception
 // escaping a cell (nibble::Error, any std::exception) is caught and reported, and the next cell runs.
 // Limits: cells run on the calling thread, one at a time; C++17 (the notebooks stay xeus-cling-usable).
@@ -11,6 +14,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "core/display.h"
 
 namespace nibble::repl {
 
@@ -25,7 +30,8 @@ SessionOptions default_options();
 
 struct CellResult {
   bool ok = true;
-  std::string error_name;    // "CompileError", "nibble::Error", "std::exception", "unknown exception"
+  MimeBundle result;         // the value of a trailing expression (no semicolon), when it can be shown
+  std::string error_name;    // "CompileError", "LinkError", "nibble::Error", "std::exception", "unknown exception"
   std::string error_value;   // the compiler's diagnostics, or the exception's what()
   std::string diagnostics;   // warnings of a cell that compiled
 };
@@ -46,7 +52,13 @@ class Session {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  CellResult run_code(const std::string& code);
 };
+
+// When `code` ends in an expression statement without its semicolon (outside comments, strings and
+// preprocessor lines, after the last top-level `;` or `}`), splits it into what comes before and the
+// expression, and returns true.
+bool split_trailing_expression(const std::string& code, std::string* before, std::string* expression);
 
 // The identifier that ends at `cursor` in `code`, and where it starts.
 std::string word_at(const std::string& code, size_t cursor, size_t* start);
