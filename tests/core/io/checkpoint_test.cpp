@@ -116,6 +116,28 @@ TEST(Checkpoint, TruncatedAnywhereIsAnError) {
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(cut); }, cut + ": truncated"));
 }
 
+// A checkpoint cut to 100 bytes says where it ends and where it should, not "absurd tensor count".
+TEST(Checkpoint, TruncationSaysTheByteAndTheExpectedSize) {
+  TempDir dir;
+  const std::string path = dir.file("m.nbck");
+  save_tensors(path, {{"w", Tensor::ones({10, 10})}});
+  std::vector<unsigned char> bytes = read_bytes(path);
+  // 16 header bytes, then: name length 4, name "w" 1, rank 4, dims 2 x 8 -> the data starts at byte 41
+  // and needs 100 floats + a CRC: 404 bytes, to byte 445.
+  ASSERT_EQ(bytes.size(), 445u);
+  bytes.resize(100);
+  write_bytes(path, bytes);
+  EXPECT_TRUE(throws_error_containing([&] { load_tensors(path); },
+                                      path + ": truncated at byte 100 (expected 445): tensor 'w' [10, 10]'s data"));
+  // Cut inside the header of a file that promised 3 tensors: the first missing field is named.
+  save_tensors(path, {{"a", Tensor::ones({2})}, {"b", Tensor::ones({2})}, {"c", Tensor::ones({2})}});
+  bytes = read_bytes(path);
+  bytes.resize(20);
+  write_bytes(path, bytes);
+  EXPECT_TRUE(throws_error_containing([&] { load_tensors(path); },
+                                      path + ": truncated at byte 20 (expected 21): tensor #0's name"));
+}
+
 TEST(Checkpoint, HeaderDamage) {
   TempDir dir;
   const std::string path = dir.file("m.nbck"), bad = dir.file("bad.nbck");
