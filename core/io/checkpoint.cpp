@@ -147,16 +147,20 @@ NamedTensors decode_tensors(const unsigned char* data, size_t size, const std::s
     const std::string which = "tensor #" + std::to_string(k);
     const uint64_t name_length = in.uint(4, which + "'s name length");
     NIBBLE_CHECK(name_length >= 1 && name_length <= kMaxNameLength, op,
-          path + ": " + which + ": absurd name length " + std::to_string(name_length) +
+          path + ": " + which + ": absurd name length " + std::to_string(name_length) + " at offset " +
+              std::to_string(in.pos - 4) +
               " (allowed 1.." + std::to_string(kMaxNameLength) + ")");
     in.need(name_length, which + "'s name");
     const std::string name(reinterpret_cast<const char*>(bytes + in.pos), name_length);
     in.pos += name_length;
     const std::string label = "tensor '" + name + "'";
-    NIBBLE_CHECK(seen.insert(name).second, op, path + ": duplicate " + label);
+    NIBBLE_CHECK(seen.insert(name).second, op,
+          path + ": duplicate " + label + " at offset " + std::to_string(in.pos - name_length - 4));
 
     const uint64_t rank = in.uint(4, label + "'s rank");
-    NIBBLE_CHECK(rank <= kMaxRank, op, path + ": " + label + ": absurd rank " + std::to_string(rank));
+    NIBBLE_CHECK(rank <= kMaxRank, op,
+          path + ": " + label + ": absurd rank " + std::to_string(rank) + " at offset " + std::to_string(in.pos - 4) +
+              " (allowed 0.." + std::to_string(kMaxRank) + ")");
     Shape shape;
     uint64_t numel = 1;
     for (uint64_t d = 0; d < rank; ++d) {
@@ -177,7 +181,8 @@ NamedTensors decode_tensors(const unsigned char* data, size_t size, const std::s
     const uint32_t stored_crc = get_u32(data + 4 * numel);
     const uint32_t actual_crc = crc32_of(data, 4 * numel);
     NIBBLE_CHECK(stored_crc == actual_crc, op,
-          path + ": checksum mismatch in " + label + ": the file is corrupt (stored CRC-32 " +
+          path + ": checksum mismatch in " + label + " (data at offset " + std::to_string(in.pos) +
+              "): the file is corrupt (stored CRC-32 " +
               std::to_string(stored_crc) + ", data gives " + std::to_string(actual_crc) + ")",
           "restore the checkpoint from a good copy; its values cannot be trusted");
 

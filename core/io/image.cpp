@@ -227,6 +227,36 @@ void check_pnm_data(const unsigned char* b, size_t n, const std::string& where) 
                "the file was cut short (interrupted copy?)");
 }
 
+// An uncompressed BMP (BI_RGB or BI_BITFIELDS) must hold its rows in full: stb reads past the end
+// as zeros, so a truncated file would load "fine" with black rows.
+void check_bmp_data(const unsigned char* b, size_t n, const std::string& where) {
+  auto u16 = [&](size_t at) -> uint64_t { return uint64_t{b[at]} | uint64_t{b[at + 1]} << 8; };
+  auto u32 = [&](size_t at) -> uint64_t { return u16(at) | u16(at + 2) << 16; };
+  if (n < 26) return;  // too short to describe pixels: stb refuses it
+  const uint64_t offset = u32(10), header = u32(14);
+  uint64_t width, height, bits, compression;
+  if (header == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes, no compression
+    width = u16(18), height = u16(20), bits = u16(24), compression = 0;
+  } else if (header >= 40 && n >= 34) {
+    const auto w = static_cast<int32_t>(u32(18)), h = static_cast<int32_t>(u32(22));
+    width = w < 0 ? 0 : static_cast<uint64_t>(w);
+    height = static_cast<uint64_t>(h < 0 ? -static_cast<int64_t>(h) : h);  // negative: rows stored top-down
+    bits = u16(28), compression = u32(30);
+  } else {
+    return;  // stb refuses other headers
+  }
+  const bool uncompressed = compression == 0 || compression == 3;
+  if (!uncompressed || width == 0 || height == 0 || width > (1u << 24) || height > (1u << 24) ||
+      (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32))
+    return;  // RLE (stb refuses it), or sizes stb refuses itself
+  const uint64_t stride = (width * bits + 31) / 32 * 4;  // rows are padded to 4 bytes
+  const uint64_t expected = offset + stride * height;
+  NIBBLE_CHECK(n >= expected, "load_image",
+               where + "truncated at byte " + std::to_string(n) + " (expected " + std::to_string(expected) + "): the " +
+                   std::to_string(width) + " x " + std::to_string(height) + " BMP's pixel rows are incomplete",
+               "the file was cut short (interrupted copy?)");
+}
+
 }  // namespace
 
 Tensor load_image(const std::string& path, int64_t max_values) {
@@ -242,6 +272,7 @@ Tensor decode_image(const unsigned char* data, size_t size, const std::string& s
   const ImageFormat format = sniff_format(data, size, where);
   if (format == ImageFormat::Jpeg) check_jpeg_huffman_tables(data, size, where);
   if (format == ImageFormat::Pnm) check_pnm_data(data, size, where);
+  if (format == ImageFormat::Bmp) check_bmp_data(data, size, where);
 
   // The size from the header, before stb allocates anything for the pixels.
   int width = 0, height = 0, channels = 0;

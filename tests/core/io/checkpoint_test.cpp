@@ -3,9 +3,15 @@
 #include "core/io/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "core/io/temp_dir.h"
 #include "gradcheck.h"
@@ -157,10 +163,10 @@ TEST(Checkpoint, HeaderDamage) {
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); }, bad + ": absurd tensor count"));
   patched(16, {0xff, 0xff, 0xff, 0x7f});  // name length
   EXPECT_TRUE(
-      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor #0: absurd name length"));
+      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor #0: absurd name length 2147483647 at offset 16"));
   patched(21, {200});  // rank
   EXPECT_TRUE(
-      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd rank 200"));
+      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd rank 200 at offset 21"));
   patched(25, {0, 0, 0, 0, 0, 0, 0, 0x40});  // first dim 2^62
   EXPECT_TRUE(
       throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd shape"));
@@ -214,6 +220,46 @@ TEST(Checkpoint, SaveRejectsBadInputWithoutTouchingTheOldFile) {
       },
       "cannot create"));
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"m.nbck"});
+}
+
+// kill -9 while a large checkpoint is being saved, at several moments: the file is always either the
+// previous checkpoint, whole (it loads, bit for bit), or -- before the first save finished -- absent;
+// the temporary a killed saver leaves is removed by the next save of that path.
+TEST(Checkpoint, KillDuringASaveLeavesThePreviousCheckpointWhole) {
+  TempDir dir;
+  const std::string path = dir.file("big.nbck");
+  // 4 Mi floats (16 MB): a save takes long enough to be killed in the middle. Made before fork():
+  // the child only writes.
+  const Tensor old_values = Tensor::full({1 << 22}, 1.0f), new_values = Tensor::full({1 << 22}, 2.0f);
+  for (int delay_ms : {0, 2, 10, 30}) {
+    const bool had_previous = delay_ms > 0;
+    if (had_previous) save_tensors(path, {{"w", old_values}});
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      try {
+        for (;;) save_tensors(path, {{"w", new_values}});  // until killed
+      } catch (...) {
+      }
+      ::_exit(1);  // never back into the test runner
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+
+    if (std::filesystem::exists(path)) {
+      const NamedTensors loaded = load_tensors(path);  // whole: a partial file would not load
+      ASSERT_EQ(loaded.size(), 1u);
+      const float v = loaded[0].second.data()[0];
+      EXPECT_TRUE(v == 1.0f || v == 2.0f) << "killed after " << delay_ms << " ms";
+      EXPECT_EQ(bits_of(loaded[0].second), bits_of(v == 1.0f ? old_values : new_values));
+    } else {
+      EXPECT_FALSE(had_previous) << "the previous checkpoint vanished (killed after " << delay_ms << " ms)";
+    }
+    save_tensors(path, {{"w", old_values}});  // the next save removes what the killed one left
+    EXPECT_EQ(dir.listing(), std::vector<std::string>{"big.nbck"}) << "killed after " << delay_ms << " ms";
+    std::filesystem::remove(path);
+  }
 }
 
 }  // namespace

@@ -231,6 +231,17 @@ TEST(Image, PnmPixelDataMustBeComplete) {
   EXPECT_EQ(load_image(colour).to_vector(), (std::vector<float>{0.0f, 1.0f, 0.2f, 0.0f, 0.4f, 0.0f}));
 }
 
+TEST(Image, BmpRowsMustBeComplete) {
+  TempDir dir;
+  const std::string path = dir.file("a.bmp");
+  std::vector<unsigned char> bmp = bmp_with_alpha();  // 2 x 1, 32 bits: 54-byte header + 8 bytes of pixels
+  ASSERT_EQ(bmp.size(), 62u);
+  bmp.resize(58);
+  write_bytes(path, bmp);
+  EXPECT_TRUE(throws_error_containing([&] { load_image(path); },
+                                      path + ": truncated at byte 58 (expected 62): the 2 x 1 BMP's pixel rows"));
+}
+
 TEST(Image, OnlyTheCourseFormatsAreRead) {
   TempDir dir;
   const std::string gif = dir.file("a.gif");
