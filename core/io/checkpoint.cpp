@@ -163,17 +163,20 @@ NamedTensors decode_tensors(const unsigned char* data, size_t size, const std::s
               " (allowed 0.." + std::to_string(kMaxRank) + ")");
     Shape shape;
     uint64_t numel = 1;
+    uint64_t extent = 1;  // the product of the non-zero dims: strides are made of it, even when numel is 0
     for (uint64_t d = 0; d < rank; ++d) {
       const auto dim = static_cast<int64_t>(in.uint(8, label + "'s dims"));
       shape.push_back(dim);
-      // Each dim and the running product stay below kMaxElements: that rejects negative or absurd
-      // dims and rules out overflow. A plausible shape in a short file is then a truncation (below).
+      // Each dim and the product of the non-zero ones stay below kMaxElements: that rejects negative or
+      // absurd dims and rules out overflow (also in the strides of [0, 2^39, 2^39], found by fuzzing).
+      // A plausible shape in a short file is then a truncation (below).
       NIBBLE_CHECK(dim >= 0 && static_cast<uint64_t>(dim) <= kMaxElements &&
-                (dim == 0 || numel <= kMaxElements / static_cast<uint64_t>(dim)),
+                (dim == 0 || extent <= kMaxElements / static_cast<uint64_t>(dim)),
             op,
             path + ": " + label + ": absurd shape " + shape_str(shape) + " at offset " +
                 std::to_string(in.pos - 8) + " (more than " + std::to_string(kMaxElements) + " elements)");
       numel *= static_cast<uint64_t>(dim);
+      if (dim != 0) extent *= static_cast<uint64_t>(dim);
     }
     in.need(4 * numel + 4, label + " " + shape_str(shape) + "'s data and checksum");
 

@@ -132,8 +132,8 @@ ImageFormat sniff_format(const unsigned char* b, size_t n, const std::string& wh
        "load_image reads PNG, JPEG, BMP and binary PGM/PPM (P5/P6); convert the file, e.g. to PNG");
 }
 
-// The stb_image 2.27 DHT defect (found by tests/fuzz/image_fuzz.cpp; the reproducer is
-// tests/fuzz/regressions/image/jpeg-dht-counts-over-256.jpg):
+// The stb_image 2.27 DHT defect (found by libFuzzer + UBSan through load_image, issue 17; the
+// reproducer is tests/fuzz/regressions/image/jpeg-dht-counts-over-256.jpg):
 //
 //   stb_image.h v2.27, stbi__process_marker, case 0xC4 (DHT): the 16 code-length counts of a
 //   Huffman table are summed into n without a bound, and stbi__build_huffman then writes

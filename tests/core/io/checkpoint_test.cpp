@@ -170,6 +170,16 @@ TEST(Checkpoint, HeaderDamage) {
   patched(25, {0, 0, 0, 0, 0, 0, 0, 0x40});  // first dim 2^62
   EXPECT_TRUE(
       throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd shape"));
+  // [0, 2^39, 2^39]: no element, but a shape no tensor can have (found by the fuzz target).
+  save_tensors(path, {{"w", Tensor::zeros({0, 1, 1})}});
+  std::vector<unsigned char> zero_first = read_bytes(path);
+  for (size_t offset : {33u, 41u}) {  // dims 1 and 2 (little-endian int64) become 2^39
+    zero_first[offset] = 0;
+    zero_first[offset + 4] = 0x80;
+  }
+  write_bytes(bad, zero_first);
+  EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); },
+                                      bad + ": tensor 'w': absurd shape [0, 549755813888, 549755813888] at offset 41"));
   patched(25, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});  // first dim -1
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); }, "absurd shape [-1]"));
   std::vector<unsigned char> longer = good;
