@@ -28,8 +28,8 @@
 // and dims are not checksummed; a damaged header shows up as an absurd size, a truncation or a
 // name the model does not know.)
 //
-// Saving is atomic (io::write_atomically: unique temporary, fsync, rename): a crash mid-save leaves the
-// old checkpoint intact, and two processes saving the same path never expose a partial file.
+// Saving is atomic (io::write_atomically: unique temporary, fsync, rename): a crash mid-save leaves
+// the old checkpoint intact, and two processes saving the same path never expose a partial file.
 // Loading checks everything and throws nibble::Error naming the file: bad magic, unsupported
 // version, truncation ("truncated at byte N (expected M)"), checksum mismatch, absurd sizes,
 // duplicate names, trailing bytes. Memory is allocated only for data present in the file.

@@ -34,17 +34,21 @@ std::string describe_dims(const std::vector<int64_t>& dims, uint32_t magic) {
 
 // The bytes of an IDX file as they are decoded: straight from the buffer, or through zlib's inflate
 // when the file starts with the gzip magic 1f 8b. A gzip file may hold several members back to back
-// (RFC 1952); anything else after the last member is an error, never silently ignored (zlib's gzread
-// would ignore it). Everything is in memory: no file handle to leak on an exception.
+// (RFC 1952); anything else after the last member is an error, never silently ignored (zlib's
+// gzread would ignore it). Everything is in memory: no file handle to leak on an exception.
 class IdxStream {
  public:
   IdxStream(const unsigned char* data, size_t size, const std::string& where)
-      : data_(data), size_(size), where_(where), gzip_(size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+      : data_(data),
+        size_(size),
+        where_(where),
+        gzip_(size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
     if (!gzip_) return;
     zs_.next_in = const_cast<unsigned char*>(data);
     zs_.avail_in = 0;  // fed in chunks below: zlib counts in uInt
     // windowBits 15 + 16: a gzip wrapper only (the magic said so).
-    NIBBLE_CHECK(inflateInit2(&zs_, 15 + 16) == Z_OK, "read_idx", where_ + "zlib inflateInit2 failed");
+    NIBBLE_CHECK(inflateInit2(&zs_, 15 + 16) == Z_OK, "read_idx",
+                 where_ + "zlib inflateInit2 failed");
   }
   ~IdxStream() {
     if (gzip_) inflateEnd(&zs_);
@@ -53,6 +57,13 @@ class IdxStream {
   IdxStream& operator=(const IdxStream&) = delete;
 
   bool gzip() const { return gzip_; }
+
+  // An upper bound on the bytes read() can still deliver: the bytes left, or for gzip the compressed
+  // bytes left times deflate's largest expansion (1032:1), plus what zlib may hold back.
+  uint64_t most_remaining() const {
+    if (!gzip_) return size_ - raw_pos_;
+    return static_cast<uint64_t>(size_ - consumed()) * 1032 + (1u << 16);
+  }
 
   // Reads up to n bytes into dst; returns how many arrived (fewer only at the end of the data).
   uint64_t read(unsigned char* dst, uint64_t n) {
@@ -77,12 +88,14 @@ class IdxStream {
         next_member();
       } else if (status == Z_BUF_ERROR && consumed() == size_) {
         fail("read_idx",
-             where_ + "truncated gzip file: the compressed data ends at byte " + std::to_string(size_) +
-                 " in the middle of its stream (data, CRC-32 or length)",
+             where_ + "truncated gzip file: the compressed data ends at byte " +
+                 std::to_string(size_) + " in the middle of its stream (data, CRC-32 or length)",
              "the download or copy was probably cut short; reinstall the file");
       } else if (status != Z_OK && status != Z_BUF_ERROR) {
-        fail("read_idx", where_ + "corrupt gzip data near compressed byte " + std::to_string(consumed()) + " (" +
-                             (zs_.msg != nullptr ? zs_.msg : "zlib error " + std::to_string(status)) + ")",
+        fail("read_idx",
+             where_ + "corrupt gzip data near compressed byte " + std::to_string(consumed()) +
+                 " (" + (zs_.msg != nullptr ? zs_.msg : "zlib error " + std::to_string(status)) +
+                 ")",
              "the file is damaged; reinstall it");
       }
     }
@@ -100,8 +113,8 @@ class IdxStream {
       return;
     }
     NIBBLE_CHECK(size_ - at >= 2 && data_[at] == 0x1f && data_[at + 1] == 0x8b, "read_idx",
-                 where_ + "trailing bytes: the gzip stream ends at byte " + std::to_string(at) + " but the file has " +
-                     std::to_string(size_) + " bytes",
+                 where_ + "trailing bytes: the gzip stream ends at byte " + std::to_string(at) +
+                     " but the file has " + std::to_string(size_) + " bytes",
                  "two files concatenated, or junk appended to the download?");
     NIBBLE_CHECK(inflateReset(&zs_) == Z_OK, "read_idx", where_ + "zlib inflateReset failed");
   }
@@ -126,7 +139,8 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   return decode_idx(bytes.data(), bytes.size(), expected_magic, path);
 }
 
-IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_magic, const std::string& source_name) {
+IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_magic,
+                    const std::string& source_name) {
   const std::string where = source_name + ": ";
   IdxStream in(data, size, where);
   // Offsets below count the IDX bytes: the file's bytes, or the uncompressed ones for a gzip file.
@@ -139,7 +153,8 @@ IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_ma
                    " (expected 4: the magic number)");
   const uint32_t magic = big_endian_u32(magic_bytes);
   NIBBLE_CHECK(magic == expected_magic, "read_idx",
-               where + "expected magic " + describe_magic(expected_magic) + " but found " + describe_magic(magic),
+               where + "expected magic " + describe_magic(expected_magic) + " but found " +
+                   describe_magic(magic),
                "is this the right file (images vs labels), and an IDX file at all?");
 
   const uint32_t rank = magic & 0xff;  // the low byte of the magic is the number of dimensions
@@ -147,8 +162,9 @@ IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_ma
   std::vector<unsigned char> header(4 * rank);
   const uint64_t got_header = in.read(header.data(), header.size());
   NIBBLE_CHECK(got_header == header.size(), "read_idx",
-               where + "truncated header: truncated at byte " + std::to_string(4 + got_header) + of + " (expected " +
-                   std::to_string(header_bytes) + ": the magic and " + std::to_string(rank) + " dimension sizes)");
+               where + "truncated header: truncated at byte " + std::to_string(4 + got_header) +
+                   of + " (expected " + std::to_string(header_bytes) + ": the magic and " +
+                   std::to_string(rank) + " dimension sizes)");
 
   IdxArray out;
   uint64_t total = 1;
@@ -161,29 +177,34 @@ IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_ma
                      " (more than 4 GiB); the header is corrupt");
   }
 
-  // Grow the buffer as data arrives instead of trusting the header with one huge allocation.
-  out.data.reserve(std::min<uint64_t>(total, 64u << 20));
+  // Memory follows the data that is really there, not the header's claim: the buffer is reserved
+  // for at most what the rest of the file can hold and grows (doubling) as data arrives. A 20-byte
+  // file claiming 4 GiB costs 64 KiB, not 64 MiB (found by tests/fuzz/idx_fuzz.cpp running slowly).
+  out.data.reserve(std::min({total, in.most_remaining(), uint64_t{64} << 20}));
   uint64_t have = 0;
   while (have < total) {
-    const uint64_t want = std::min<uint64_t>(total - have, 16u << 20);
+    const uint64_t want =
+        std::min({total - have, std::max<uint64_t>(have, uint64_t{1} << 16), uint64_t{16} << 20});
     out.data.resize(have + want);
     const uint64_t got = in.read(out.data.data() + have, want);
     have += got;
     if (got < want) break;
   }
   NIBBLE_CHECK(have == total, "read_idx",
-               where + "truncated at byte " + std::to_string(header_bytes + have) + of + " (expected " +
-                   std::to_string(header_bytes + total) + "): the header says " + describe_dims(out.dims, magic) +
-                   " = " + std::to_string(total) + " bytes, the file has " + std::to_string(have),
+               where + "truncated at byte " + std::to_string(header_bytes + have) + of +
+                   " (expected " + std::to_string(header_bytes + total) + "): the header says " +
+                   describe_dims(out.dims, magic) + " = " + std::to_string(total) +
+                   " bytes, the file has " + std::to_string(have),
                "the download or copy was probably cut short; reinstall the file");
   out.data.resize(total);
 
-  // Reading one byte more also runs a gzip stream to its end: its trailer (CRC-32, length) is checked
-  // and junk after it is found.
+  // Reading one byte more also runs a gzip stream to its end: its trailer (CRC-32, length) is
+  // checked and junk after it is found.
   unsigned char extra = 0;
   NIBBLE_CHECK(in.read(&extra, 1) == 0, "read_idx",
-               where + "trailing bytes after byte " + std::to_string(header_bytes + total) + of + ": the header says " +
-                   describe_dims(out.dims, magic) + " = " + std::to_string(total) + " bytes, but the file has more",
+               where + "trailing bytes after byte " + std::to_string(header_bytes + total) + of +
+                   ": the header says " + describe_dims(out.dims, magic) + " = " +
+                   std::to_string(total) + " bytes, but the file has more",
                "two files concatenated, or a corrupt header?");
   return out;
 }

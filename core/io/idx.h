@@ -11,9 +11,9 @@
 // 1f 8b, one or more gzip members) or raw.
 //
 // Every malformed file -- wrong magic, truncated header or payload ("truncated at byte N (expected
-// M)", counted in uncompressed bytes for a gzip file), junk after the data or after the gzip stream,
-// a damaged gzip stream, sizes that cannot be real -- raises nibble::Error naming the file, what was
-// expected and what was found.
+// M)", counted in uncompressed bytes for a gzip file), junk after the data or after the gzip
+// stream, a damaged gzip stream, sizes that cannot be real -- raises nibble::Error naming the file,
+// what was expected and what was found.
 #pragma once
 
 #include <cstddef>
@@ -36,7 +36,8 @@ struct IdxArray {
 IdxArray read_idx(const std::string& path, uint32_t expected_magic);
 // The same from bytes in memory (what the fuzz target tests/fuzz/idx_fuzz.cpp calls); source_name
 // names them in errors.
-IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_magic, const std::string& source_name);
+IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_magic,
+                    const std::string& source_name);
 // Images [N, rows, cols]; the header must agree with rows x cols.
 IdxArray read_idx_images(const std::string& path, int64_t rows = 28, int64_t cols = 28);
 // Labels [N], one byte each.

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <climits>
-#include <initializer_list>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "core/io/atomic_file.h"
@@ -103,8 +103,8 @@ void viridis(float t, unsigned char rgb[3]) {
 
 namespace {
 
-// Validation before stb sees a byte: stb_image (Debian's v2.27) trusts its input in places, so every
-// check below stands between a hostile file and a known defect of that version.
+// Validation before stb sees a byte: stb_image (Debian's v2.27) trusts its input in places, so
+// every check below stands between a hostile file and a known defect of that version.
 
 // stb's reason for its last failure (it may have none).
 std::string failure_reason() {
@@ -122,12 +122,13 @@ ImageFormat sniff_format(const unsigned char* b, size_t n, const std::string& wh
   if (starts({0xff, 0xd8, 0xff})) return ImageFormat::Jpeg;
   if (starts({'B', 'M'})) return ImageFormat::Bmp;
   if (starts({'P', '5'}) || starts({'P', '6'})) return ImageFormat::Pnm;
-  const char* known = starts({'G', 'I', 'F', '8'})         ? "a GIF"
-                      : starts({'P', '1'}) || starts({'P', '2'}) || starts({'P', '3'}) || starts({'P', '4'})
-                          ? "an ASCII or 1-bit PNM (P1-P4)"
-                      : starts({'8', 'B', 'P', 'S'})       ? "a Photoshop PSD"
-                      : starts({'#', '?'})                 ? "a Radiance HDR"
-                                                           : "not a PNG, JPEG, BMP or binary PGM/PPM";
+  const char* known =
+      starts({'G', 'I', 'F', '8'}) ? "a GIF"
+      : starts({'P', '1'}) || starts({'P', '2'}) || starts({'P', '3'}) || starts({'P', '4'})
+          ? "an ASCII or 1-bit PNM (P1-P4)"
+      : starts({'8', 'B', 'P', 'S'}) ? "a Photoshop PSD"
+      : starts({'#', '?'})           ? "a Radiance HDR"
+                                     : "not a PNG, JPEG, BMP or binary PGM/PPM";
   fail("load_image", where + "unsupported image format (" + known + ")",
        "load_image reads PNG, JPEG, BMP and binary PGM/PPM (P5/P6); convert the file, e.g. to PNG");
 }
@@ -138,14 +139,15 @@ ImageFormat sniff_format(const unsigned char* b, size_t n, const std::string& wh
 //   stb_image.h v2.27, stbi__process_marker, case 0xC4 (DHT): the 16 code-length counts of a
 //   Huffman table are summed into n without a bound, and stbi__build_huffman then writes
 //   h->size[k++] for k up to n -- but size[] holds 257 entries (at most 256 codes + a terminator).
-//   The 9-byte file  ff d8 ff c4 01 03 10 3f c4  (SOI, DHT of length 259, table class 1 id 0, counts
-//   0x3f + 0xc4 = 259 with the rest read as 0 past the end of the input) writes size[257] and beyond.
-//   The write lands inside the stbi__jpeg struct, so only UBSan's bounds check sees it; a release
-//   build silently corrupts the decoder's state. A JPEG table has at most 256 symbols (ITU T.81,
-//   B.2.4.2), so the fix is to reject n > 256 ("bad DHT header").
+//   The 9-byte file  ff d8 ff c4 01 03 10 3f c4  (SOI, DHT of length 259, table class 1 id 0,
+//   counts 0x3f + 0xc4 = 259 with the rest read as 0 past the end of the input) writes size[257]
+//   and beyond. The write lands inside the stbi__jpeg struct, so only UBSan's bounds check sees it;
+//   a release build silently corrupts the decoder's state. A JPEG table has at most 256 symbols
+//   (ITU T.81, B.2.4.2), so the fix is to reject n > 256 ("bad DHT header").
 //
-// We walk the segments the way stb reads them and refuse such a table before stb runs. Like stb, the
-// counts are read from the stream even past the segment's declared length, and as 0 past the end.
+// We walk the segments the way stb reads them and refuse such a table before stb runs. Like stb,
+// the counts are read from the stream even past the segment's declared length, and as 0 past the
+// end.
 void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::string& where) {
   auto byte_at = [&](size_t i) -> unsigned { return i < n ? b[i] : 0u; };
   size_t i = 2;  // after SOI
@@ -158,7 +160,8 @@ void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::stri
     if (i >= n) break;
     const unsigned marker = b[i++];
     // No length: byte stuffing (FF 00), RSTn, TEM, SOI; EOI ends the image.
-    if (marker == 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01 || marker == 0xd8) continue;
+    if (marker == 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01 || marker == 0xd8)
+      continue;
     if (marker == 0xd9) break;
     const size_t length = (byte_at(i) << 8) | byte_at(i + 1);
     if (marker == 0xc4) {
@@ -168,10 +171,11 @@ void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::stri
       while (left > 0) {
         unsigned symbols = 0;
         for (size_t k = 1; k <= 16; ++k) symbols += byte_at(at + k);
-        NIBBLE_CHECK(symbols <= 256, "load_image",
-                     where + "corrupt JPEG: a Huffman table (DHT segment at byte " + std::to_string(i - 2) +
-                         ") declares " + std::to_string(symbols) + " codes, more than 256",
-                     "the file is damaged or crafted; stb_image 2.27 would write out of bounds decoding it");
+        NIBBLE_CHECK(
+            symbols <= 256, "load_image",
+            where + "corrupt JPEG: a Huffman table (DHT segment at byte " + std::to_string(i - 2) +
+                ") declares " + std::to_string(symbols) + " codes, more than 256",
+            "the file is damaged or crafted; stb_image 2.27 would write out of bounds decoding it");
         left -= 17 + static_cast<long>(symbols);
         at += 17 + symbols;
       }
@@ -181,13 +185,15 @@ void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::stri
   }
 }
 
-// A binary PGM/PPM header "P5|P6 <ws> width <ws> height <ws> maxval <one ws>" (with # comments), read
-// as stb reads it; the pixel data after it must be all there: stb 2.27 ignores a short read and
-// returns the uninitialised rest of its buffer as pixels.
+// A binary PGM/PPM header "P5|P6 <ws> width <ws> height <ws> maxval <one ws>" (with # comments),
+// read as stb reads it; the pixel data after it must be all there: stb 2.27 ignores a short read
+// and returns the uninitialised rest of its buffer as pixels.
 void check_pnm_data(const unsigned char* b, size_t n, const std::string& where) {
   size_t pos = 2;
   auto get = [&]() -> int { return pos < n ? b[pos++] : -1; };
-  auto is_space = [](int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  auto is_space = [](int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
   int c = get();
   auto skip_space = [&] {
     for (;;) {
@@ -200,12 +206,15 @@ void check_pnm_data(const unsigned char* b, size_t n, const std::string& where) 
     uint64_t value = 0;
     int digits = 0;
     while (c >= '0' && c <= '9') {
-      NIBBLE_CHECK(++digits <= 9, "load_image", where + "PNM header: the " + std::string(what) + " has more than 9 digits");
+      NIBBLE_CHECK(++digits <= 9, "load_image",
+                   where + "PNM header: the " + std::string(what) + " has more than 9 digits");
       value = value * 10 + static_cast<uint64_t>(c - '0');
       c = get();
     }
-    NIBBLE_CHECK(digits > 0, "load_image", where + "PNM header: expected the " + std::string(what) + " (a number)",
-                 "a binary PGM/PPM starts \"P5\" or \"P6\", then width, height and the maximum value");
+    NIBBLE_CHECK(
+        digits > 0, "load_image",
+        where + "PNM header: expected the " + std::string(what) + " (a number)",
+        "a binary PGM/PPM starts \"P5\" or \"P6\", then width, height and the maximum value");
     return value;
   };
   skip_space();
@@ -217,13 +226,16 @@ void check_pnm_data(const unsigned char* b, size_t n, const std::string& where) 
   NIBBLE_CHECK(c >= 0 && is_space(c), "load_image",
                where + "PNM header: expected one whitespace character after the maximum value");
   NIBBLE_CHECK(width >= 1 && height >= 1 && maxval >= 1 && maxval <= 65535, "load_image",
-               where + "PNM header: width " + std::to_string(width) + ", height " + std::to_string(height) +
-                   ", maximum value " + std::to_string(maxval) + " (width and height must be >= 1, the maximum 1..65535)");
+               where + "PNM header: width " + std::to_string(width) + ", height " +
+                   std::to_string(height) + ", maximum value " + std::to_string(maxval) +
+                   " (width and height must be >= 1, the maximum 1..65535)");
   const uint64_t channels = b[1] == '6' ? 3 : 1;
-  const uint64_t expected = pos + width * height * channels * (maxval > 255 ? 2 : 1);  // < 2^63: 9-digit sides
+  const uint64_t expected =
+      pos + width * height * channels * (maxval > 255 ? 2 : 1);  // < 2^63: 9-digit sides
   NIBBLE_CHECK(n >= expected, "load_image",
-               where + "truncated at byte " + std::to_string(n) + " (expected " + std::to_string(expected) + "): the " +
-                   std::to_string(width) + " x " + std::to_string(height) + " PNM's pixel data is incomplete",
+               where + "truncated at byte " + std::to_string(n) + " (expected " +
+                   std::to_string(expected) + "): the " + std::to_string(width) + " x " +
+                   std::to_string(height) + " PNM's pixel data is incomplete",
                "the file was cut short (interrupted copy?)");
 }
 
@@ -240,7 +252,8 @@ void check_bmp_data(const unsigned char* b, size_t n, const std::string& where) 
   } else if (header >= 40 && n >= 34) {
     const auto w = static_cast<int32_t>(u32(18)), h = static_cast<int32_t>(u32(22));
     width = w < 0 ? 0 : static_cast<uint64_t>(w);
-    height = static_cast<uint64_t>(h < 0 ? -static_cast<int64_t>(h) : h);  // negative: rows stored top-down
+    height = static_cast<uint64_t>(h < 0 ? -static_cast<int64_t>(h)
+                                         : h);  // negative: rows stored top-down
     bits = u16(28), compression = u32(30);
   } else {
     return;  // stb refuses other headers
@@ -252,8 +265,9 @@ void check_bmp_data(const unsigned char* b, size_t n, const std::string& where) 
   const uint64_t stride = (width * bits + 31) / 32 * 4;  // rows are padded to 4 bytes
   const uint64_t expected = offset + stride * height;
   NIBBLE_CHECK(n >= expected, "load_image",
-               where + "truncated at byte " + std::to_string(n) + " (expected " + std::to_string(expected) + "): the " +
-                   std::to_string(width) + " x " + std::to_string(height) + " BMP's pixel rows are incomplete",
+               where + "truncated at byte " + std::to_string(n) + " (expected " +
+                   std::to_string(expected) + "): the " + std::to_string(width) + " x " +
+                   std::to_string(height) + " BMP's pixel rows are incomplete",
                "the file was cut short (interrupted copy?)");
 }
 
@@ -264,9 +278,11 @@ Tensor load_image(const std::string& path, int64_t max_values) {
   return decode_image(bytes.data(), bytes.size(), path, max_values);
 }
 
-Tensor decode_image(const unsigned char* data, size_t size, const std::string& source_name, int64_t max_values) {
+Tensor decode_image(const unsigned char* data, size_t size, const std::string& source_name,
+                    int64_t max_values) {
   const std::string where = source_name + ": ";
-  NIBBLE_CHECK(max_values >= 1, "load_image", where + "max_values must be >= 1, got " + std::to_string(max_values));
+  NIBBLE_CHECK(max_values >= 1, "load_image",
+               where + "max_values must be >= 1, got " + std::to_string(max_values));
   NIBBLE_CHECK(size > 0, "load_image", where + "the file is empty");
   NIBBLE_CHECK(size <= static_cast<size_t>(INT_MAX), "load_image", where + "file too large");
   const ImageFormat format = sniff_format(data, size, where);
@@ -282,13 +298,14 @@ Tensor decode_image(const unsigned char* data, size_t size, const std::string& s
   }
   const int64_t values = static_cast<int64_t>(width) * height * channels;
   NIBBLE_CHECK(width >= 1 && height >= 1 && values <= max_values, "load_image",
-               where + "the image is " + std::to_string(width) + " x " + std::to_string(height) + " x " +
-                   std::to_string(channels) + " = " + std::to_string(values) + " values, more than the limit " +
-                   std::to_string(max_values),
+               where + "the image is " + std::to_string(width) + " x " + std::to_string(height) +
+                   " x " + std::to_string(channels) + " = " + std::to_string(values) +
+                   " values, more than the limit " + std::to_string(max_values),
                "shrink the image, or pass a larger max_values to load_image / decode_image");
 
-  unsigned char* pixels = stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &channels,
-                                                /*desired_channels=*/0);
+  unsigned char* pixels =
+      stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &channels,
+                            /*desired_channels=*/0);
   if (pixels == nullptr) {
     fail("load_image", where + "cannot decode image (" + failure_reason() + ")",
          "is the file a complete PNG/JPEG/BMP/PGM/PPM? it may be truncated or not an image at all");

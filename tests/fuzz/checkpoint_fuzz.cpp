@@ -16,8 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       nibble::fuzz::fuzz_expect(!name.empty() && t.defined(), "named, defined tensors");
       values += static_cast<uint64_t>(t.numel());
     }
-    // Every value came from the file: 4 bytes each, plus at least 13 bytes per record and 16 of header.
-    nibble::fuzz::fuzz_expect(16 + 4 * values + 13 * tensors.size() <= size, "no value without its bytes");
+    // Every value came from the file: 4 bytes each, plus at least 13 bytes per record and 16 of
+    // header.
+    nibble::fuzz::fuzz_expect(16 + 4 * values + 13 * tensors.size() <= size,
+                              "no value without its bytes");
   } catch (const nibble::Error&) {
   }
   return 0;

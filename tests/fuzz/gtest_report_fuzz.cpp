@@ -1,6 +1,7 @@
-// fuzz-sources: tools/course/json.cpp tools/course/manifest.cpp tools/course/grading.cpp tools/course/files.cpp
-// libFuzzer target: gtest's JSON report as the grader reads it (tools/course/grading.h:
-// read_gtest_report, then grade_report against a module's graded tests).
+// fuzz-sources: tools/course/json.cpp tools/course/manifest.cpp
+// fuzz-sources: tools/course/grading.cpp tools/course/files.cpp
+// libFuzzer target: gtest's JSON report as the grader reads it
+// (tools/course/grading.h: read_gtest_report, then grade_report against a module's graded tests).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,7 +13,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace nibble::course;
   try {
-    const auto report = read_gtest_report(std::string(reinterpret_cast<const char*>(data), size), "report.json");
+    const auto report =
+        read_gtest_report(std::string(reinterpret_cast<const char*>(data), size), "report.json");
     Module mod;
     mod.number = "01";
     mod.slug = "entropy";
@@ -24,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Json all = Json::object();
     all.set("modules", Json::object()).set("01", grade_to_json(g));
     const std::string problem = validate_results(all);
-    nibble::fuzz::fuzz_expect(problem.empty(), "a grade of any report is a valid results entry: " + problem);
+    nibble::fuzz::fuzz_expect(problem.empty(),
+                              "a grade of any report is a valid results entry: " + problem);
   } catch (const nibble::Error&) {
   }
   return 0;

@@ -26,7 +26,9 @@ void decode(const uint8_t* data, size_t size, uint32_t magic) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   decode(data, size, nibble::io::kIdxLabelsMagic);
   decode(data, size, nibble::io::kIdxImagesMagic);
-  // Any rank: the magic the input itself claims (raw files), so ranks other than 1 and 3 are reached.
-  if (size >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0x08) decode(data, size, 0x0800u | data[3]);
+  // Any rank: the magic the input itself claims (raw files), so ranks other than 1 and 3 are
+  // reached.
+  if (size >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0x08)
+    decode(data, size, 0x0800u | data[3]);
   return 0;
 }

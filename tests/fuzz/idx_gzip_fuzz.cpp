@@ -1,7 +1,7 @@
 // fuzz-sources: core
-// libFuzzer target: the gzip path of the IDX reader (core/io/idx.h) on well-formed gzip streams whose
-// content is the fuzzer's bytes (mutating gzip bytes directly mostly breaks its CRC), checked against
-// the raw path: both must accept the same content with the same result, or both refuse it.
+// libFuzzer target: the gzip path of the IDX reader (core/io/idx.h) on well-formed gzip streams
+// whose content is the fuzzer's bytes (mutating gzip bytes directly mostly breaks its CRC), checked
+// against the raw path: both must accept the same content with the same result, or both refuse it.
 #include <zlib.h>
 
 #include <cstddef>
@@ -17,7 +17,8 @@ namespace {
 
 std::vector<unsigned char> gzip(const uint8_t* data, size_t size) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) __builtin_trap();
+  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    __builtin_trap();
   std::vector<unsigned char> out(deflateBound(&zs, size));
   zs.next_in = const_cast<uint8_t*>(data);
   zs.avail_in = static_cast<uInt>(size);
@@ -55,7 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The same stream followed by one junk byte is always an error; cut by one byte, too.
   std::vector<unsigned char> junk = gz;
   junk.push_back(0);
-  nibble::fuzz::fuzz_expect(outcome(junk.data(), junk.size(), magic) == "error", "junk after the gzip stream is refused");
-  nibble::fuzz::fuzz_expect(outcome(gz.data(), gz.size() - 1, magic) == "error", "a cut gzip stream is refused");
+  nibble::fuzz::fuzz_expect(outcome(junk.data(), junk.size(), magic) == "error",
+                            "junk after the gzip stream is refused");
+  nibble::fuzz::fuzz_expect(outcome(gz.data(), gz.size() - 1, magic) == "error",
+                            "a cut gzip stream is refused");
   return 0;
 }

@@ -10,7 +10,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    nibble::repl::parse_code_cells(std::string(reinterpret_cast<const char*>(data), size), "fuzz.ipynb");
+    nibble::repl::parse_code_cells(std::string(reinterpret_cast<const char*>(data), size),
+                                   "fuzz.ipynb");
   } catch (const nibble::Error&) {
   }
   return 0;

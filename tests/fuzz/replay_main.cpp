@@ -1,15 +1,16 @@
 // The regression replay of one fuzz target, built by the normal test suite (gcc, and the ASan/UBSan
 // tree): every input in tests/fuzz/regressions/<name>/ (each crash ever found) and in
 // tests/fuzz/corpus/<name>/ (the seeds) goes through the target's LLVMFuzzerTestOneInput, the same
-// entry point libFuzzer calls. Passing means nibble::Error or success for each; a crash, a sanitizer
-// report, or any other exception (a violated fuzz_expect property) fails the test named after the file.
+// entry point libFuzzer calls. Passing means nibble::Error or success for each; a crash, a
+// sanitizer report, or any other exception (a violated fuzz_expect property) fails the test named
+// after the file.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -27,7 +28,8 @@ std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> out;
   if (!fs::is_directory(dir)) return out;
   for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_regular_file() && entry.path().filename().string()[0] != '.') out.push_back(entry.path().string());
+    if (entry.is_regular_file() && entry.path().filename().string()[0] != '.')
+      out.push_back(entry.path().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -39,9 +41,10 @@ class Replay : public ::testing::Test {
   void TestBody() override {
     std::ifstream in(path_, std::ios::binary);
     ASSERT_TRUE(in) << "cannot read " << path_;
-    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // A heap block of exactly the input's size, as libFuzzer passes it: ASan sees a read one byte past.
-    // libFuzzer never passes a null pointer, even for no bytes.
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
+    // A heap block of exactly the input's size, as libFuzzer passes it: ASan sees a read one byte
+    // past. libFuzzer never passes a null pointer, even for no bytes.
     std::unique_ptr<uint8_t[]> exact(new uint8_t[bytes.empty() ? 1 : bytes.size()]);
     std::copy(bytes.begin(), bytes.end(), exact.get());
     LLVMFuzzerTestOneInput(exact.get(), bytes.size());
@@ -75,20 +78,22 @@ std::string test_name(const std::string& path) {
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s NAME [--gtest_...]   (NAME as in tests/fuzz/NAME_fuzz.cpp)\n", argv[0]);
+    std::fprintf(stderr, "usage: %s NAME [--gtest_...]   (NAME as in tests/fuzz/NAME_fuzz.cpp)\n",
+                 argv[0]);
     return 2;
   }
   const std::string name = argv[1];
   const std::string source = NIBBLE_FUZZ_SOURCE_DIR;  // tests/fuzz
   for (const char* kind : {"regressions", "corpus"}) {
     for (const std::string& path : files_in(source + "/" + kind + "/" + name)) {
-      ::testing::RegisterTest(kind, test_name(path).c_str(), nullptr, path.c_str(), __FILE__, __LINE__,
-                              [path]() -> ::testing::Test* { return new Replay(path); });
+      ::testing::RegisterTest(kind, test_name(path).c_str(), nullptr, path.c_str(), __FILE__,
+                              __LINE__, [path]() -> ::testing::Test* { return new Replay(path); });
     }
   }
   const std::string seeds = source + "/corpus/" + name;
   const size_t count = files_in(seeds).size();
-  ::testing::RegisterTest("corpus", "HasSeeds", nullptr, nullptr, __FILE__, __LINE__,
-                          [seeds, count]() -> ::testing::Test* { return new HasSeeds(seeds, count); });
+  ::testing::RegisterTest(
+      "corpus", "HasSeeds", nullptr, nullptr, __FILE__, __LINE__,
+      [seeds, count]() -> ::testing::Test* { return new HasSeeds(seeds, count); });
   return RUN_ALL_TESTS();
 }

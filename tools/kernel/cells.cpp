@@ -3,7 +3,6 @@
 // never nlohmann's type_error.
 #include <fstream>
 #include <iterator>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -33,22 +32,24 @@ std::vector<std::string> parse_code_cells(const std::string& text, const std::st
   if (!nb.is_object()) not_notebook();
   const auto format = nb.find("nbformat");
   const auto cells_it = nb.find("cells");
-  if (format == nb.end() || !format->is_number_integer() || format->get<int64_t>() != 4 || cells_it == nb.end() ||
-      !cells_it->is_array())
+  if (format == nb.end() || !format->is_number_integer() || format->get<int64_t>() != 4 ||
+      cells_it == nb.end() || !cells_it->is_array())
     not_notebook();
   std::vector<std::string> cells;
   int number = 0;
   for (const nlohmann::json& c : *cells_it) {
     ++number;
     const std::string which = source_name + ": cell " + std::to_string(number);
-    check(c.is_object(), kOp, which + " is not a JSON object", "the notebook is damaged; open it in Jupyter");
+    check(c.is_object(), kOp, which + " is not a JSON object",
+          "the notebook is damaged; open it in Jupyter");
     const auto type = c.find("cell_type");
     check(type != c.end() && type->is_string(), kOp, which + " has no \"cell_type\" string",
           "the notebook is damaged; open it in Jupyter");
     if (type->get<std::string>() != "code") continue;
     const auto src = c.find("source");
     check(src != c.end() && (src->is_string() || src->is_array()), kOp,
-          which + ": \"source\" must be a string or a list of strings", "the notebook is damaged; open it in Jupyter");
+          which + ": \"source\" must be a string or a list of strings",
+          "the notebook is damaged; open it in Jupyter");
     std::string code;
     if (src->is_string()) {
       code = src->get<std::string>();

@@ -128,20 +128,23 @@ TEST(Checkpoint, TruncationSaysTheByteAndTheExpectedSize) {
   const std::string path = dir.file("m.nbck");
   save_tensors(path, {{"w", Tensor::ones({10, 10})}});
   std::vector<unsigned char> bytes = read_bytes(path);
-  // 16 header bytes, then: name length 4, name "w" 1, rank 4, dims 2 x 8 -> the data starts at byte 41
-  // and needs 100 floats + a CRC: 404 bytes, to byte 445.
+  // 16 header bytes, then: name length 4, name "w" 1, rank 4, dims 2 x 8 -> the data starts at byte
+  // 41 and needs 100 floats + a CRC: 404 bytes, to byte 445.
   ASSERT_EQ(bytes.size(), 445u);
   bytes.resize(100);
   write_bytes(path, bytes);
-  EXPECT_TRUE(throws_error_containing([&] { load_tensors(path); },
-                                      path + ": truncated at byte 100 (expected 445): tensor 'w' [10, 10]'s data"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_tensors(path); },
+      path + ": truncated at byte 100 (expected 445): tensor 'w' [10, 10]'s data"));
   // Cut inside the header of a file that promised 3 tensors: the first missing field is named.
-  save_tensors(path, {{"a", Tensor::ones({2})}, {"b", Tensor::ones({2})}, {"c", Tensor::ones({2})}});
+  save_tensors(path,
+               {{"a", Tensor::ones({2})}, {"b", Tensor::ones({2})}, {"c", Tensor::ones({2})}});
   bytes = read_bytes(path);
   bytes.resize(20);
   write_bytes(path, bytes);
-  EXPECT_TRUE(throws_error_containing([&] { load_tensors(path); },
-                                      path + ": truncated at byte 20 (expected 21): tensor #0's name"));
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_tensors(path); },
+                              path + ": truncated at byte 20 (expected 21): tensor #0's name"));
 }
 
 TEST(Checkpoint, HeaderDamage) {
@@ -162,11 +165,11 @@ TEST(Checkpoint, HeaderDamage) {
   patched(8, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f});
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); }, bad + ": absurd tensor count"));
   patched(16, {0xff, 0xff, 0xff, 0x7f});  // name length
-  EXPECT_TRUE(
-      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor #0: absurd name length 2147483647 at offset 16"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_tensors(bad); }, bad + ": tensor #0: absurd name length 2147483647 at offset 16"));
   patched(21, {200});  // rank
-  EXPECT_TRUE(
-      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd rank 200 at offset 21"));
+  EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); },
+                                      bad + ": tensor 'w': absurd rank 200 at offset 21"));
   patched(25, {0, 0, 0, 0, 0, 0, 0, 0x40});  // first dim 2^62
   EXPECT_TRUE(
       throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd shape"));
@@ -178,8 +181,9 @@ TEST(Checkpoint, HeaderDamage) {
     zero_first[offset + 4] = 0x80;
   }
   write_bytes(bad, zero_first);
-  EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); },
-                                      bad + ": tensor 'w': absurd shape [0, 549755813888, 549755813888] at offset 41"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_tensors(bad); },
+      bad + ": tensor 'w': absurd shape [0, 549755813888, 549755813888] at offset 41"));
   patched(25, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});  // first dim -1
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); }, "absurd shape [-1]"));
   std::vector<unsigned char> longer = good;
@@ -232,15 +236,16 @@ TEST(Checkpoint, SaveRejectsBadInputWithoutTouchingTheOldFile) {
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"m.nbck"});
 }
 
-// kill -9 while a large checkpoint is being saved, at several moments: the file is always either the
-// previous checkpoint, whole (it loads, bit for bit), or -- before the first save finished -- absent;
-// the temporary a killed saver leaves is removed by the next save of that path.
+// kill -9 while a large checkpoint is being saved, at several moments: the file is always either
+// the previous checkpoint, whole (it loads, bit for bit), or -- before the first save finished --
+// absent; the temporary a killed saver leaves is removed by the next save of that path.
 TEST(Checkpoint, KillDuringASaveLeavesThePreviousCheckpointWhole) {
   TempDir dir;
   const std::string path = dir.file("big.nbck");
   // 4 Mi floats (16 MB): a save takes long enough to be killed in the middle. Made before fork():
   // the child only writes.
-  const Tensor old_values = Tensor::full({1 << 22}, 1.0f), new_values = Tensor::full({1 << 22}, 2.0f);
+  const Tensor old_values = Tensor::full({1 << 22}, 1.0f),
+               new_values = Tensor::full({1 << 22}, 2.0f);
   for (int delay_ms : {0, 2, 10, 30}) {
     const bool had_previous = delay_ms > 0;
     if (had_previous) save_tensors(path, {{"w", old_values}});
@@ -264,10 +269,12 @@ TEST(Checkpoint, KillDuringASaveLeavesThePreviousCheckpointWhole) {
       EXPECT_TRUE(v == 1.0f || v == 2.0f) << "killed after " << delay_ms << " ms";
       EXPECT_EQ(bits_of(loaded[0].second), bits_of(v == 1.0f ? old_values : new_values));
     } else {
-      EXPECT_FALSE(had_previous) << "the previous checkpoint vanished (killed after " << delay_ms << " ms)";
+      EXPECT_FALSE(had_previous) << "the previous checkpoint vanished (killed after " << delay_ms
+                                 << " ms)";
     }
     save_tensors(path, {{"w", old_values}});  // the next save removes what the killed one left
-    EXPECT_EQ(dir.listing(), std::vector<std::string>{"big.nbck"}) << "killed after " << delay_ms << " ms";
+    EXPECT_EQ(dir.listing(), std::vector<std::string>{"big.nbck"})
+        << "killed after " << delay_ms << " ms";
     std::filesystem::remove(path);
   }
 }

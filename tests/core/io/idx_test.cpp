@@ -34,7 +34,8 @@ IdxArray make_labels(int64_t n) {
 // One gzip member holding `bytes` (zlib's deflate with a gzip wrapper, as gzip(1) writes).
 std::vector<unsigned char> gzip_member(const std::vector<unsigned char>& bytes) {
   z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  EXPECT_EQ(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
   std::vector<unsigned char> out(deflateBound(&zs, bytes.size()));
   zs.next_in = const_cast<unsigned char*>(bytes.data());
   zs.avail_in = static_cast<uInt>(bytes.size());
@@ -156,8 +157,9 @@ TEST(Idx, TruncatedPayloadMessageGivesBothSizes) {
   write_bytes(path, bytes);
   EXPECT_TRUE(throws_error_containing(
       [&] { read_idx_images(path); },
-      path + ": truncated at byte 1016 (expected 47040016): the header says 60000 images of 28x28 = "
-             "47040000 bytes, the file has 1000"));
+      path +
+          ": truncated at byte 1016 (expected 47040016): the header says 60000 images of 28x28 = "
+          "47040000 bytes, the file has 1000"));
 }
 
 TEST(Idx, GarbageBytes) {
@@ -188,7 +190,8 @@ TEST(Idx, TrailingBytes) {
   EXPECT_TRUE(throws_error_containing([&] { read_idx_labels(path); }, path + ": trailing bytes"));
 }
 
-// The header comment promises it: zlib's gzread silently ignores junk after a gzip stream; we do not.
+// The header comment promises it: zlib's gzread silently ignores junk after a gzip stream; we do
+// not.
 TEST(Idx, JunkAfterTheGzipStreamIsAnError) {
   TempDir dir;
   const std::string path = dir.file("junk.gz");
@@ -197,10 +200,10 @@ TEST(Idx, JunkAfterTheGzipStreamIsAnError) {
   const size_t gzip_size = bytes.size();
   for (unsigned char c : {'j', 'u', 'n', 'k'}) bytes.push_back(c);
   write_bytes(path, bytes);
-  EXPECT_TRUE(throws_error_containing(
-      [&] { read_idx_labels(path); },
-      path + ": trailing bytes: the gzip stream ends at byte " + std::to_string(gzip_size) + " but the file has " +
-          std::to_string(gzip_size + 4) + " bytes"));
+  EXPECT_TRUE(throws_error_containing([&] { read_idx_labels(path); },
+                                      path + ": trailing bytes: the gzip stream ends at byte " +
+                                          std::to_string(gzip_size) + " but the file has " +
+                                          std::to_string(gzip_size + 4) + " bytes"));
 }
 
 // RFC 1952 allows several gzip members back to back (`cat a.gz b.gz`): one IDX file split in two.
@@ -228,13 +231,15 @@ TEST(Idx, TruncatedGzipMessagesSayWhere) {
   std::vector<unsigned char> gz = gzip_member(raw);
   gz.resize(gz.size() - 3);
   write_bytes(dir.file("trailer.gz"), gz);
-  EXPECT_TRUE(throws_error_containing([&] { read_idx_labels(dir.file("trailer.gz")); },
-                                      dir.file("trailer.gz") + ": truncated gzip file: the compressed data ends at byte " +
-                                          std::to_string(gz.size())));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { read_idx_labels(dir.file("trailer.gz")); },
+      dir.file("trailer.gz") + ": truncated gzip file: the compressed data ends at byte " +
+          std::to_string(gz.size())));
   // Only 50 of the 100 labels inside a complete gzip stream: offsets count uncompressed bytes.
   write_bytes(dir.file("half.gz"), gzip_member({raw.begin(), raw.begin() + 58}));
-  EXPECT_TRUE(throws_error_containing([&] { read_idx_labels(dir.file("half.gz")); },
-                                      dir.file("half.gz") + ": truncated at byte 58 of the uncompressed data (expected 108)"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { read_idx_labels(dir.file("half.gz")); },
+      dir.file("half.gz") + ": truncated at byte 58 of the uncompressed data (expected 108)"));
 }
 
 TEST(Idx, DimensionMismatch) {

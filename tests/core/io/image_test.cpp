@@ -168,8 +168,8 @@ TEST(Image, DamagedFilesRaiseErrorsNamingTheFile) {
 
   const std::string garbage = dir.file("garbage.png");
   write_bytes(garbage, {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
-  EXPECT_TRUE(throws_error_containing([&] { load_image(garbage); },
-                                      garbage + ": unsupported image format (not a PNG, JPEG, BMP"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(garbage); }, garbage + ": unsupported image format (not a PNG, JPEG, BMP"));
 
   const std::string empty = dir.file("empty.png");
   write_bytes(empty, {});
@@ -187,11 +187,11 @@ TEST(Image, JpegHuffmanTableOfMoreThan256CodesIsRefused) {
   TempDir dir;
   const std::string path = dir.file("dht.jpg");
   write_bytes(path, {0xff, 0xd8, 0xff, 0xc4, 0x01, 0x03, 0x10, 0x3f, 0xc4});
-  EXPECT_TRUE(throws_error_containing(
-      [&] { load_image(path); },
-      path + ": corrupt JPEG: a Huffman table (DHT segment at byte 2) declares 259 codes, more than 256"));
-  // 0x3f + 0xc1 = 256 codes is the most a table may have: not refused by this check (stb then fails on
-  // its own, the file having no image).
+  EXPECT_TRUE(throws_error_containing([&] { load_image(path); },
+                                      path + ": corrupt JPEG: a Huffman table (DHT segment at byte "
+                                             "2) declares 259 codes, more than 256"));
+  // 0x3f + 0xc1 = 256 codes is the most a table may have: not refused by this check (stb then fails
+  // on its own, the file having no image).
   write_bytes(path, {0xff, 0xd8, 0xff, 0xc4, 0x01, 0x03, 0x10, 0x3f, 0xc1});
   EXPECT_TRUE(throws_error_containing([&] { load_image(path); }, path + ": cannot decode image ("));
 }
@@ -211,8 +211,9 @@ TEST(Image, PnmPixelDataMustBeComplete) {
   // "P5\n4 4\n255\n" is 11 bytes; 16 pixels follow in a whole file, 2 in this one.
   const std::string cut = dir.file("cut.pgm");
   write_bytes(cut, bytes_of("P5\n4 4\n255\nAB"));
-  EXPECT_TRUE(throws_error_containing([&] { load_image(cut); },
-                                      cut + ": truncated at byte 13 (expected 27): the 4 x 4 PNM's pixel data"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(cut); },
+      cut + ": truncated at byte 13 (expected 27): the 4 x 4 PNM's pixel data"));
   // An 18-byte file whose 17-byte header claims 4096 x 4096 = 16 777 216 pixels.
   const std::string big = dir.file("big.pgm");
   write_bytes(big, bytes_of("P5\n4096 4096\n255\nZ"));
@@ -220,7 +221,8 @@ TEST(Image, PnmPixelDataMustBeComplete) {
                                       big + ": truncated at byte 18 (expected 16777233)"));
   const std::string digits = dir.file("digits.pgm");
   write_bytes(digits, bytes_of("P5\n99999999999 1\n255\n"));
-  EXPECT_TRUE(throws_error_containing([&] { load_image(digits); }, "the width has more than 9 digits"));
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_image(digits); }, "the width has more than 9 digits"));
 
   // Whole files load, with their values: grey (one comment line), colour, and 16 bits reduced to 8.
   const std::string grey = dir.file("ok.pgm");
@@ -228,37 +230,45 @@ TEST(Image, PnmPixelDataMustBeComplete) {
   EXPECT_EQ(load_image(grey).to_vector(), (std::vector<float>{0.0f, 0.2f, 0.4f, 1.0f}));
   const std::string colour = dir.file("ok.ppm");
   write_bytes(colour, bytes_of(std::string("P6 1 2 255\n\x00\x33\x66\xff\x00\x00", 17)));
-  EXPECT_EQ(load_image(colour).to_vector(), (std::vector<float>{0.0f, 1.0f, 0.2f, 0.0f, 0.4f, 0.0f}));
+  EXPECT_EQ(load_image(colour).to_vector(),
+            (std::vector<float>{0.0f, 1.0f, 0.2f, 0.0f, 0.4f, 0.0f}));
 }
 
 TEST(Image, BmpRowsMustBeComplete) {
   TempDir dir;
   const std::string path = dir.file("a.bmp");
-  std::vector<unsigned char> bmp = bmp_with_alpha();  // 2 x 1, 32 bits: 54-byte header + 8 bytes of pixels
+  std::vector<unsigned char> bmp =
+      bmp_with_alpha();  // 2 x 1, 32 bits: 54-byte header + 8 bytes of pixels
   ASSERT_EQ(bmp.size(), 62u);
   bmp.resize(58);
   write_bytes(path, bmp);
-  EXPECT_TRUE(throws_error_containing([&] { load_image(path); },
-                                      path + ": truncated at byte 58 (expected 62): the 2 x 1 BMP's pixel rows"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(path); },
+      path + ": truncated at byte 58 (expected 62): the 2 x 1 BMP's pixel rows"));
 }
 
 TEST(Image, OnlyTheCourseFormatsAreRead) {
   TempDir dir;
   const std::string gif = dir.file("a.gif");
   // The smallest GIF: header, 1x1 screen, no colour table, one image, end.
-  write_bytes(gif, {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44,
-                    1, 0, 0x3b});
-  EXPECT_TRUE(throws_error_containing([&] { load_image(gif); }, gif + ": unsupported image format (a GIF)"));
+  write_bytes(gif, {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0,    0, 0, 0x2c, 0,
+                    0,   0,   0,   1,   0,   1,   0, 0, 2, 2, 0x44, 1, 0, 0x3b});
+  EXPECT_TRUE(throws_error_containing([&] { load_image(gif); },
+                                      gif + ": unsupported image format (a GIF)"));
   const std::string ascii = dir.file("a.pgm");
   write_bytes(ascii, bytes_of("P2\n1 1\n255\n7\n"));
-  EXPECT_TRUE(throws_error_containing([&] { load_image(ascii); }, "(an ASCII or 1-bit PNM (P1-P4))"));
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_image(ascii); }, "(an ASCII or 1-bit PNM (P1-P4))"));
 }
 
-// The PNG signature and an IHDR chunk (stb reads the size from it; no pixel data is needed to refuse).
+// The PNG signature and an IHDR chunk (stb reads the size from it; no pixel data is needed to
+// refuse).
 std::vector<unsigned char> png_header(uint32_t width, uint32_t height, unsigned char colour_type) {
-  std::vector<unsigned char> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+  std::vector<unsigned char> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                                  0,    0,   0,   13,  'I',  'H',  'D',  'R'};
   for (uint32_t v : {width, height})
-    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<unsigned char>(v >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      b.push_back(static_cast<unsigned char>(v >> shift));
   for (unsigned char c : {static_cast<unsigned char>(8), colour_type, static_cast<unsigned char>(0),
                           static_cast<unsigned char>(0), static_cast<unsigned char>(0)})
     b.push_back(c);
@@ -276,8 +286,9 @@ TEST(Image, TheSizeLimitIsCheckedFromTheHeaderBeforeDecoding) {
 
   const std::string small = dir.file("small.png");
   save_png(small, levels_image(3, 10, 20));
-  EXPECT_TRUE(throws_error_containing([&] { load_image(small, 599); },
-                                      small + ": the image is 20 x 10 x 3 = 600 values, more than the limit 599"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(small, 599); },
+      small + ": the image is 20 x 10 x 3 = 600 values, more than the limit 599"));
   EXPECT_EQ(load_image(small, 600).shape(), (Shape{3, 10, 20}));
   EXPECT_TRUE(throws_error_containing([&] { load_image(small, 0); }, "max_values must be >= 1"));
 }
