@@ -185,6 +185,30 @@ void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::stri
   }
 }
 
+// The stb_image 2.27 empty-IDAT defect (found by tests/fuzz/image_fuzz.cpp; the reproducer is
+// tests/fuzz/regressions/image/png-empty-first-idat.png):
+//
+//   stb_image.h v2.27, stbi__parse_png_file, case IDAT: the first IDAT chunk allocates z->idata only
+//   when ioff + length > idata_limit; a chunk of length 0 allocates nothing, and stbi__getn then calls
+//   memcpy(NULL, src, 0) -- undefined behaviour (memcpy's arguments are declared non-null), which
+//   UBSan reports and an optimiser may exploit. Fix: skip the copy when n == 0.
+//
+// An empty IDAT carries no data, so we refuse it before stb runs. The walk reads chunks as stb does:
+// a 4-byte big-endian length, a 4-byte type, the data and a 4-byte CRC, until IEND.
+void check_png_chunks(const unsigned char* b, size_t n, const std::string& where) {
+  size_t i = 8;  // after the signature
+  while (i + 8 <= n) {
+    const uint64_t length = (uint64_t{b[i]} << 24) | (uint64_t{b[i + 1]} << 16) |
+                            (uint64_t{b[i + 2]} << 8) | uint64_t{b[i + 3]};
+    const bool idat = std::equal(b + i + 4, b + i + 8, "IDAT");
+    NIBBLE_CHECK(!(idat && length == 0), "load_image",
+                 where + "corrupt PNG: empty IDAT chunk at byte " + std::to_string(i),
+                 "the file is damaged or crafted; stb_image 2.27 misbehaves on it");
+    if (std::equal(b + i + 4, b + i + 8, "IEND") || length > n) break;
+    i += 12 + static_cast<size_t>(length);
+  }
+}
+
 // A binary PGM/PPM header "P5|P6 <ws> width <ws> height <ws> maxval <one ws>" (with # comments),
 // read as stb reads it; the pixel data after it must be all there: stb 2.27 ignores a short read
 // and returns the uninitialised rest of its buffer as pixels.
@@ -286,6 +310,7 @@ Tensor decode_image(const unsigned char* data, size_t size, const std::string& s
   NIBBLE_CHECK(size > 0, "load_image", where + "the file is empty");
   NIBBLE_CHECK(size <= static_cast<size_t>(INT_MAX), "load_image", where + "file too large");
   const ImageFormat format = sniff_format(data, size, where);
+  if (format == ImageFormat::Png) check_png_chunks(data, size, where);
   if (format == ImageFormat::Jpeg) check_jpeg_huffman_tables(data, size, where);
   if (format == ImageFormat::Pnm) check_pnm_data(data, size, where);
   if (format == ImageFormat::Bmp) check_bmp_data(data, size, where);

@@ -5,7 +5,8 @@
 //   load_image:       reads PNG, JPEG, BMP and binary PGM/PPM (P5/P6) -- the course's formats; any
 //                     other (GIF, TGA, PSD, HDR, ...) is an error. The file is validated before it
 //                     is decoded: its format by its magic bytes, JPEG Huffman tables
-//                     (stb_image 2.27 writes out of bounds on a table of more than 256 codes), PNM
+//                     (stb_image 2.27 writes out of bounds on a table of more than 256 codes), PNG
+//                     chunks (an empty IDAT makes stb 2.27 memcpy to NULL), BMP rows and PNM
 //                     pixel data present in full, and width x height x channels from the header at
 //                     most max_values (default kMaxImageValues, 64 Mi: a 256 MB float tensor) --
 //                     every error names the file, and the limit error the dimensions and the limit.

@@ -276,6 +276,18 @@ std::vector<unsigned char> png_header(uint32_t width, uint32_t height, unsigned 
   return b;
 }
 
+// The stb_image 2.27 empty-IDAT defect (core/io/image.cpp): refused before stb runs.
+TEST(Image, AnEmptyPngDataChunkIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("empty_idat.png");
+  std::vector<unsigned char> png = png_header(8, 6, 2);  // 33 bytes: signature, IHDR
+  const char chunk[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0};  // length 0, type, CRC
+  png.insert(png.end(), chunk, chunk + sizeof chunk);
+  write_bytes(path, png);
+  EXPECT_TRUE(throws_error_containing([&] { load_image(path); },
+                                      path + ": corrupt PNG: empty IDAT chunk at byte 33"));
+}
+
 TEST(Image, TheSizeLimitIsCheckedFromTheHeaderBeforeDecoding) {
   TempDir dir;
   const std::string huge = dir.file("huge.png");
