@@ -55,7 +55,11 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t stride = 1;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
     strides[i] = stride;
-    stride *= shape[i];
+    // A zero dim at the front makes numel 0 but not the strides after it: [0, 2^40, 2^40]
+    // overflowed here (found by tests/fuzz/checkpoint_fuzz.cpp).
+    if (__builtin_mul_overflow(stride, shape[i], &stride))
+      fail("Tensor", "shape " + shape_str(shape) + " is too large: its strides overflow int64",
+           "check the shape for a typo");
   }
   return strides;
 }

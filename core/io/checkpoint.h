@@ -28,12 +28,14 @@
 // and dims are not checksummed; a damaged header shows up as an absurd size, a truncation or a
 // name the model does not know.)
 //
-// Saving is atomic (io::write_atomically: unique temporary, fsync, rename): a crash mid-save leaves the
-// old checkpoint intact, and two processes saving the same path never expose a partial file.
+// Saving is atomic (io::write_atomically: unique temporary, fsync, rename): a crash mid-save leaves
+// the old checkpoint intact, and two processes saving the same path never expose a partial file.
 // Loading checks everything and throws nibble::Error naming the file: bad magic, unsupported
-// version, truncation, checksum mismatch, absurd sizes, duplicate names, trailing bytes.
+// version, truncation ("truncated at byte N (expected M)"), checksum mismatch, absurd sizes,
+// duplicate names, trailing bytes. Memory is allocated only for data present in the file.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -49,5 +51,8 @@ constexpr uint32_t kCheckpointVersion = 1;
 
 void save_tensors(const std::string& path, const NamedTensors& tensors);
 NamedTensors load_tensors(const std::string& path);  // fresh tensors, requires_grad == false
+// The same from bytes in memory (what the fuzz target tests/fuzz/checkpoint_fuzz.cpp calls); path
+// names them in errors.
+NamedTensors decode_tensors(const unsigned char* data, size_t size, const std::string& path);
 
 }  // namespace nibble::io

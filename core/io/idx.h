@@ -7,13 +7,16 @@
 //
 // So the magic number (bytes 0-3 read as big-endian uint32) says type and rank at once:
 // 2051 = 0x00000803 = bytes, 3 dims (images [N, rows, cols]); 2049 = 0x00000801 = bytes, 1 dim
-// (labels [N]). Files may be gzip-compressed (*.gz, as distributed) or raw: zlib's gzread passes
-// uncompressed files through unchanged, so one reader handles both.
+// (labels [N]). Files may be gzip-compressed (*.gz, as distributed: recognised by the gzip magic
+// 1f 8b, one or more gzip members) or raw.
 //
-// Every malformed file -- wrong magic, truncated header or payload, trailing junk, sizes that
-// cannot be real -- raises nibble::Error naming the file, what was expected and what was found.
+// Every malformed file -- wrong magic, truncated header or payload ("truncated at byte N (expected
+// M)", counted in uncompressed bytes for a gzip file), junk after the data or after the gzip
+// stream, a damaged gzip stream, sizes that cannot be real -- raises nibble::Error naming the file,
+// what was expected and what was found.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +34,10 @@ struct IdxArray {
 
 // Any unsigned-byte IDX file whose magic equals expected_magic (the rank is its low byte).
 IdxArray read_idx(const std::string& path, uint32_t expected_magic);
+// The same from bytes in memory (what the fuzz target tests/fuzz/idx_fuzz.cpp calls); source_name
+// names them in errors.
+IdxArray decode_idx(const unsigned char* data, size_t size, uint32_t expected_magic,
+                    const std::string& source_name);
 // Images [N, rows, cols]; the header must agree with rows x cols.
 IdxArray read_idx_images(const std::string& path, int64_t rows = 28, int64_t cols = 28);
 // Labels [N], one byte each.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 #include "core/io/atomic_file.h"
@@ -26,6 +27,12 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_NO_STDIO
+// Only the course's formats are compiled in (GIF, TGA, PSD, HDR and PIC decoders are left out: less
+// code reachable from a hostile file; a 1.4 KB GIF once asked for 2.8 GB).
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNM
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #define STBI_WRITE_NO_STDIO
@@ -94,20 +101,249 @@ void viridis(float t, unsigned char rgb[3]) {
 
 }  // namespace
 
-Tensor load_image(const std::string& path) {
+namespace {
+
+// Validation before stb sees a byte: stb_image (Debian's v2.27) trusts its input in places, so
+// every check below stands between a hostile file and a known defect of that version.
+
+// stb's reason for its last failure (it may have none).
+std::string failure_reason() {
+  const char* reason = stbi_failure_reason();
+  return reason != nullptr ? reason : "no reason given";
+}
+
+enum class ImageFormat { Png, Jpeg, Bmp, Pnm };
+
+ImageFormat sniff_format(const unsigned char* b, size_t n, const std::string& where) {
+  auto starts = [&](std::initializer_list<unsigned char> magic) {
+    return n >= magic.size() && std::equal(magic.begin(), magic.end(), b);
+  };
+  if (starts({0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'})) return ImageFormat::Png;
+  if (starts({0xff, 0xd8, 0xff})) return ImageFormat::Jpeg;
+  if (starts({'B', 'M'})) return ImageFormat::Bmp;
+  if (starts({'P', '5'}) || starts({'P', '6'})) return ImageFormat::Pnm;
+  const char* known =
+      starts({'G', 'I', 'F', '8'}) ? "a GIF"
+      : starts({'P', '1'}) || starts({'P', '2'}) || starts({'P', '3'}) || starts({'P', '4'})
+          ? "an ASCII or 1-bit PNM (P1-P4)"
+      : starts({'8', 'B', 'P', 'S'}) ? "a Photoshop PSD"
+      : starts({'#', '?'})           ? "a Radiance HDR"
+                                     : "not a PNG, JPEG, BMP or binary PGM/PPM";
+  fail("load_image", where + "unsupported image format (" + known + ")",
+       "load_image reads PNG, JPEG, BMP and binary PGM/PPM (P5/P6); convert the file, e.g. to PNG");
+}
+
+// The stb_image 2.27 DHT defect (found by libFuzzer + UBSan through load_image, issue 17; the
+// reproducer is tests/fuzz/regressions/image/jpeg-dht-counts-over-256.jpg):
+//
+//   stb_image.h v2.27, stbi__process_marker, case 0xC4 (DHT): the 16 code-length counts of a
+//   Huffman table are summed into n without a bound, and stbi__build_huffman then writes
+//   h->size[k++] for k up to n -- but size[] holds 257 entries (at most 256 codes + a terminator).
+//   The 9-byte file  ff d8 ff c4 01 03 10 3f c4  (SOI, DHT of length 259, table class 1 id 0,
+//   counts 0x3f + 0xc4 = 259 with the rest read as 0 past the end of the input) writes size[257]
+//   and beyond. The write lands inside the stbi__jpeg struct, so only UBSan's bounds check sees it;
+//   a release build silently corrupts the decoder's state. A JPEG table has at most 256 symbols
+//   (ITU T.81, B.2.4.2), so the fix is to reject n > 256 ("bad DHT header").
+//
+// We walk the segments the way stb reads them and refuse such a table before stb runs. Like stb,
+// the counts are read from the stream even past the segment's declared length, and as 0 past the
+// end.
+void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::string& where) {
+  auto byte_at = [&](size_t i) -> unsigned { return i < n ? b[i] : 0u; };
+  size_t i = 2;  // after SOI
+  while (i < n) {
+    if (b[i] != 0xff) {  // entropy-coded data after a scan header: skipped, as by the decoder
+      ++i;
+      continue;
+    }
+    while (i < n && b[i] == 0xff) ++i;  // fill bytes
+    if (i >= n) break;
+    const unsigned marker = b[i++];
+    // No length: byte stuffing (FF 00), RSTn, TEM, SOI; EOI ends the image.
+    if (marker == 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01 || marker == 0xd8)
+      continue;
+    if (marker == 0xd9) break;
+    const size_t length = (byte_at(i) << 8) | byte_at(i + 1);
+    if (marker == 0xc4) {
+      // stb: L = length - 2; while (L > 0) { q; 16 counts summed to m; m values; L -= 17 + m }
+      long left = static_cast<long>(length) - 2;
+      size_t at = i + 2;
+      while (left > 0) {
+        unsigned symbols = 0;
+        for (size_t k = 1; k <= 16; ++k) symbols += byte_at(at + k);
+        NIBBLE_CHECK(
+            symbols <= 256, "load_image",
+            where + "corrupt JPEG: a Huffman table (DHT segment at byte " + std::to_string(i - 2) +
+                ") declares " + std::to_string(symbols) + " codes, more than 256",
+            "the file is damaged or crafted; stb_image 2.27 would write out of bounds decoding it");
+        left -= 17 + static_cast<long>(symbols);
+        at += 17 + symbols;
+      }
+    }
+    if (length < 2) break;  // stb refuses it itself
+    i += length;
+  }
+}
+
+// The stb_image 2.27 empty-IDAT defect (found by tests/fuzz/image_fuzz.cpp; the reproducer is
+// tests/fuzz/regressions/image/png-empty-first-idat.png):
+//
+//   stb_image.h v2.27, stbi__parse_png_file, case IDAT: the first IDAT chunk allocates z->idata only
+//   when ioff + length > idata_limit; a chunk of length 0 allocates nothing, and stbi__getn then calls
+//   memcpy(NULL, src, 0) -- undefined behaviour (memcpy's arguments are declared non-null), which
+//   UBSan reports and an optimiser may exploit. Fix: skip the copy when n == 0.
+//
+// An empty IDAT carries no data, so we refuse it before stb runs. The walk reads chunks as stb does:
+// a 4-byte big-endian length, a 4-byte type, the data and a 4-byte CRC, until IEND.
+void check_png_chunks(const unsigned char* b, size_t n, const std::string& where) {
+  size_t i = 8;  // after the signature
+  while (i + 8 <= n) {
+    const uint64_t length = (uint64_t{b[i]} << 24) | (uint64_t{b[i + 1]} << 16) |
+                            (uint64_t{b[i + 2]} << 8) | uint64_t{b[i + 3]};
+    const bool idat = std::equal(b + i + 4, b + i + 8, "IDAT");
+    NIBBLE_CHECK(!(idat && length == 0), "load_image",
+                 where + "corrupt PNG: empty IDAT chunk at byte " + std::to_string(i),
+                 "the file is damaged or crafted; stb_image 2.27 misbehaves on it");
+    if (std::equal(b + i + 4, b + i + 8, "IEND") || length > n) break;
+    i += 12 + static_cast<size_t>(length);
+  }
+}
+
+// A binary PGM/PPM header "P5|P6 <ws> width <ws> height <ws> maxval <one ws>" (with # comments),
+// read as stb reads it; the pixel data after it must be all there: stb 2.27 ignores a short read
+// and returns the uninitialised rest of its buffer as pixels.
+void check_pnm_data(const unsigned char* b, size_t n, const std::string& where) {
+  size_t pos = 2;
+  auto get = [&]() -> int { return pos < n ? b[pos++] : -1; };
+  auto is_space = [](int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  int c = get();
+  auto skip_space = [&] {
+    for (;;) {
+      while (c >= 0 && is_space(c)) c = get();
+      if (c != '#') break;
+      while (c >= 0 && c != '\n' && c != '\r') c = get();
+    }
+  };
+  auto integer = [&](const char* what) {
+    uint64_t value = 0;
+    int digits = 0;
+    while (c >= '0' && c <= '9') {
+      NIBBLE_CHECK(++digits <= 9, "load_image",
+                   where + "PNM header: the " + std::string(what) + " has more than 9 digits");
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+      c = get();
+    }
+    NIBBLE_CHECK(
+        digits > 0, "load_image",
+        where + "PNM header: expected the " + std::string(what) + " (a number)",
+        "a binary PGM/PPM starts \"P5\" or \"P6\", then width, height and the maximum value");
+    return value;
+  };
+  skip_space();
+  const uint64_t width = integer("width");
+  skip_space();
+  const uint64_t height = integer("height");
+  skip_space();
+  const uint64_t maxval = integer("maximum value");
+  NIBBLE_CHECK(c >= 0 && is_space(c), "load_image",
+               where + "PNM header: expected one whitespace character after the maximum value");
+  NIBBLE_CHECK(width >= 1 && height >= 1 && maxval >= 1 && maxval <= 65535, "load_image",
+               where + "PNM header: width " + std::to_string(width) + ", height " +
+                   std::to_string(height) + ", maximum value " + std::to_string(maxval) +
+                   " (width and height must be >= 1, the maximum 1..65535)");
+  const uint64_t channels = b[1] == '6' ? 3 : 1;
+  const uint64_t expected =
+      pos + width * height * channels * (maxval > 255 ? 2 : 1);  // < 2^63: 9-digit sides
+  NIBBLE_CHECK(n >= expected, "load_image",
+               where + "truncated at byte " + std::to_string(n) + " (expected " +
+                   std::to_string(expected) + "): the " + std::to_string(width) + " x " +
+                   std::to_string(height) + " PNM's pixel data is incomplete",
+               "the file was cut short (interrupted copy?)");
+}
+
+// An uncompressed BMP (BI_RGB or BI_BITFIELDS) must hold its rows in full: stb reads past the end
+// as zeros, so a truncated file would load "fine" with black rows.
+void check_bmp_data(const unsigned char* b, size_t n, const std::string& where) {
+  auto u16 = [&](size_t at) -> uint64_t { return uint64_t{b[at]} | uint64_t{b[at + 1]} << 8; };
+  auto u32 = [&](size_t at) -> uint64_t { return u16(at) | u16(at + 2) << 16; };
+  if (n < 26) return;  // too short to describe pixels: stb refuses it
+  const uint64_t offset = u32(10), header = u32(14);
+  uint64_t width, height, bits, compression;
+  if (header == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes, no compression
+    width = u16(18), height = u16(20), bits = u16(24), compression = 0;
+  } else if (header >= 40 && n >= 34) {
+    const auto w = static_cast<int32_t>(u32(18)), h = static_cast<int32_t>(u32(22));
+    width = w < 0 ? 0 : static_cast<uint64_t>(w);
+    height = static_cast<uint64_t>(h < 0 ? -static_cast<int64_t>(h)
+                                         : h);  // negative: rows stored top-down
+    bits = u16(28), compression = u32(30);
+  } else {
+    return;  // stb refuses other headers
+  }
+  const bool uncompressed = compression == 0 || compression == 3;
+  if (!uncompressed || width == 0 || height == 0 || width > (1u << 24) || height > (1u << 24) ||
+      (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32))
+    return;  // RLE (stb refuses it), or sizes stb refuses itself
+  const uint64_t stride = (width * bits + 31) / 32 * 4;  // rows are padded to 4 bytes
+  const uint64_t expected = offset + stride * height;
+  NIBBLE_CHECK(n >= expected, "load_image",
+               where + "truncated at byte " + std::to_string(n) + " (expected " +
+                   std::to_string(expected) + "): the " + std::to_string(width) + " x " +
+                   std::to_string(height) + " BMP's pixel rows are incomplete",
+               "the file was cut short (interrupted copy?)");
+}
+
+}  // namespace
+
+Tensor load_image(const std::string& path, int64_t max_values) {
   const std::vector<unsigned char> bytes = read_file_bytes(path, "load_image");
-  NIBBLE_CHECK(!bytes.empty(), "load_image", path + ": the file is empty");
-  NIBBLE_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), "load_image", path + ": file too large");
+  return decode_image(bytes.data(), bytes.size(), path, max_values);
+}
+
+Tensor decode_image(const unsigned char* data, size_t size, const std::string& source_name,
+                    int64_t max_values) {
+  const std::string where = source_name + ": ";
+  NIBBLE_CHECK(max_values >= 1, "load_image",
+               where + "max_values must be >= 1, got " + std::to_string(max_values));
+  NIBBLE_CHECK(size > 0, "load_image", where + "the file is empty");
+  NIBBLE_CHECK(size <= static_cast<size_t>(INT_MAX), "load_image", where + "file too large");
+  const ImageFormat format = sniff_format(data, size, where);
+  if (format == ImageFormat::Png) check_png_chunks(data, size, where);
+  if (format == ImageFormat::Jpeg) check_jpeg_huffman_tables(data, size, where);
+  if (format == ImageFormat::Pnm) check_pnm_data(data, size, where);
+  if (format == ImageFormat::Bmp) check_bmp_data(data, size, where);
+
+  // The size from the header, before stb allocates anything for the pixels.
   int width = 0, height = 0, channels = 0;
-  unsigned char* pixels = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()),
-                                                &width, &height, &channels, /*desired_channels=*/0);
+  if (stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &channels) == 0) {
+    fail("load_image", where + "cannot decode image (" + failure_reason() + ")",
+         "is the file a complete PNG/JPEG/BMP/PGM/PPM? it may be truncated or not an image at all");
+  }
+  const int64_t values = static_cast<int64_t>(width) * height * channels;
+  NIBBLE_CHECK(width >= 1 && height >= 1 && values <= max_values, "load_image",
+               where + "the image is " + std::to_string(width) + " x " + std::to_string(height) +
+                   " x " + std::to_string(channels) + " = " + std::to_string(values) +
+                   " values, more than the limit " + std::to_string(max_values),
+               "shrink the image, or pass a larger max_values to load_image / decode_image");
+
+  unsigned char* pixels =
+      stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &channels,
+                            /*desired_channels=*/0);
   if (pixels == nullptr) {
-    fail("load_image", path + ": cannot decode image (" + stbi_failure_reason() + ")",
-         "is the file a complete PNG/JPEG/BMP? it may be truncated or not an image at all");
+    fail("load_image", where + "cannot decode image (" + failure_reason() + ")",
+         "is the file a complete PNG/JPEG/BMP/PGM/PPM? it may be truncated or not an image at all");
   }
   // stb gives 1 = grey, 2 = grey + alpha, 3 = RGB, 4 = RGB + alpha; we keep grey or RGB.
   const int kept = channels <= 2 ? 1 : 3;
-  Tensor out = Tensor::empty({kept, height, width});
+  Tensor out;
+  try {
+    out = Tensor::empty({kept, height, width});
+  } catch (...) {
+    stbi_image_free(pixels);
+    throw;
+  }
   float* dst = out.data();
   const int64_t plane = static_cast<int64_t>(height) * width;
   for (int c = 0; c < kept; ++c) {

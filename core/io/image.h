@@ -2,7 +2,15 @@
 // Debian package libstb-dev).
 //
 // Tensors hold images as [C, H, W] floats in [0, 1] -- channels first, like conv2d expects.
-//   load_image:       1 channel for grayscale sources, 3 for colour ones. An alpha channel is
+//   load_image:       reads PNG, JPEG, BMP and binary PGM/PPM (P5/P6) -- the course's formats; any
+//                     other (GIF, TGA, PSD, HDR, ...) is an error. The file is validated before it
+//                     is decoded: its format by its magic bytes, JPEG Huffman tables
+//                     (stb_image 2.27 writes out of bounds on a table of more than 256 codes), PNG
+//                     chunks (an empty IDAT makes stb 2.27 memcpy to NULL), BMP rows and PNM
+//                     pixel data present in full, and width x height x channels from the header at
+//                     most max_values (default kMaxImageValues, 64 Mi: a 256 MB float tensor) --
+//                     every error names the file, and the limit error the dimensions and the limit.
+//                     1 channel for grayscale sources, 3 for colour ones. An alpha channel is
 //                     dropped (not blended with a background): for the course's photos and
 //                     figures it carries no information. 16-bit PNGs are reduced to 8 bits.
 //   save_png:         [H, W] or [1, H, W] -> grayscale, [3, H, W] -> RGB. Values are clamped to
@@ -20,6 +28,7 @@
 // Writing is atomic (io::write_atomically): a failed save leaves no file behind.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,7 +37,13 @@
 
 namespace nibble::io {
 
-Tensor load_image(const std::string& path);
+constexpr int64_t kMaxImageValues = int64_t{1} << 26;  // width x height x channels
+
+Tensor load_image(const std::string& path, int64_t max_values = kMaxImageValues);
+// The same from bytes in memory (what tests/fuzz/image_fuzz.cpp calls); source_name names them in
+// errors.
+Tensor decode_image(const unsigned char* data, size_t size, const std::string& source_name,
+                    int64_t max_values = kMaxImageValues);
 void save_png(const std::string& path, const Tensor& image);
 void save_heatmap_png(const std::string& path, const Tensor& map, int64_t upscale = 1);
 std::vector<unsigned char> heatmap_png(const Tensor& map, int64_t upscale = 1);

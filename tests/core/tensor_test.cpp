@@ -100,6 +100,13 @@ TEST(Tensor, BadInputThrowsNamedErrors) {
   EXPECT_TRUE(throws_error_containing([] { Tensor().shape(); }, "undefined"));
   EXPECT_TRUE(throws_error_containing([] { Tensor::zeros({2}).size(3); }, "axis 3"));
   EXPECT_TRUE(throws_error_containing([] { Tensor::arange(0.0f, 1.0f, 0.0f); }, "step"));
+  // An empty shape whose other dims multiply past int64 (the strides would overflow).
+  EXPECT_TRUE(throws_error_containing(
+      [] {
+        Tensor::empty({0, int64_t{1} << 40, int64_t{1} << 40});
+      },
+      "shape [0, 1099511627776, 1099511627776] is too large"));
+  EXPECT_EQ(Tensor::empty({0, int64_t{1} << 30, int64_t{1} << 30}).numel(), 0);
 }
 
 // ---- member forms: each is the free function of the same name ------------------------------------

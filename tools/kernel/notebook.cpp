@@ -15,34 +15,6 @@
 
 namespace nibble::repl {
 
-std::vector<std::string> read_code_cells(const std::string& ipynb_path) {
-  std::ifstream in(ipynb_path);
-  check(static_cast<bool>(in), "nibble::repl::read_code_cells", "cannot open " + ipynb_path,
-        "give the path of a .ipynb file");
-  nlohmann::json nb;
-  try {
-    nb = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    fail("nibble::repl::read_code_cells", ipynb_path + " is not JSON: " + e.what(), "is it a Jupyter notebook?");
-  }
-  check(nb.value("nbformat", 0) == 4 && nb.contains("cells") && nb["cells"].is_array(),
-        "nibble::repl::read_code_cells", ipynb_path + " is not an nbformat-4 notebook",
-        "save it from Jupyter (nbformat 4)");
-  std::vector<std::string> cells;
-  for (const nlohmann::json& c : nb["cells"]) {
-    if (c.value("cell_type", "") != "code") continue;
-    const nlohmann::json& src = c["source"];
-    std::string code;
-    if (src.is_string()) {
-      code = src.get<std::string>();
-    } else {
-      for (const nlohmann::json& line : src) code += line.get<std::string>();
-    }
-    cells.push_back(code);
-  }
-  return cells;
-}
-
 std::vector<unsigned char> from_base64(const std::string& text) {
   std::vector<unsigned char> out;
   uint32_t bits = 0;

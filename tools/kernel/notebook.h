@@ -9,8 +9,12 @@
 namespace nibble::repl {
 
 // The code cells of an nbformat-4 notebook, in order (markdown cells skipped). Throws nibble::Error
-// naming the file when it is not a notebook.
+// naming the file when it is not a notebook, and the cell when one is malformed. (cells.cpp: no
+// clang inside, so the tests and the fuzz target tests/fuzz/notebook_fuzz.cpp use it without the
+// kernel.)
 std::vector<std::string> read_code_cells(const std::string& ipynb_path);
+// The same from the file's text; source_name names it in errors.
+std::vector<std::string> parse_code_cells(const std::string& text, const std::string& source_name);
 
 struct NotebookRun {
   int cells = 0;         // code cells run

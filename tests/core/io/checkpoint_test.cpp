@@ -3,9 +3,15 @@
 #include "core/io/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "core/io/temp_dir.h"
 #include "gradcheck.h"
@@ -116,6 +122,31 @@ TEST(Checkpoint, TruncatedAnywhereIsAnError) {
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(cut); }, cut + ": truncated"));
 }
 
+// A checkpoint cut to 100 bytes says where it ends and where it should, not "absurd tensor count".
+TEST(Checkpoint, TruncationSaysTheByteAndTheExpectedSize) {
+  TempDir dir;
+  const std::string path = dir.file("m.nbck");
+  save_tensors(path, {{"w", Tensor::ones({10, 10})}});
+  std::vector<unsigned char> bytes = read_bytes(path);
+  // 16 header bytes, then: name length 4, name "w" 1, rank 4, dims 2 x 8 -> the data starts at byte
+  // 41 and needs 100 floats + a CRC: 404 bytes, to byte 445.
+  ASSERT_EQ(bytes.size(), 445u);
+  bytes.resize(100);
+  write_bytes(path, bytes);
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_tensors(path); },
+      path + ": truncated at byte 100 (expected 445): tensor 'w' [10, 10]'s data"));
+  // Cut inside the header of a file that promised 3 tensors: the first missing field is named.
+  save_tensors(path,
+               {{"a", Tensor::ones({2})}, {"b", Tensor::ones({2})}, {"c", Tensor::ones({2})}});
+  bytes = read_bytes(path);
+  bytes.resize(20);
+  write_bytes(path, bytes);
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_tensors(path); },
+                              path + ": truncated at byte 20 (expected 21): tensor #0's name"));
+}
+
 TEST(Checkpoint, HeaderDamage) {
   TempDir dir;
   const std::string path = dir.file("m.nbck"), bad = dir.file("bad.nbck");
@@ -134,14 +165,25 @@ TEST(Checkpoint, HeaderDamage) {
   patched(8, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f});
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); }, bad + ": absurd tensor count"));
   patched(16, {0xff, 0xff, 0xff, 0x7f});  // name length
-  EXPECT_TRUE(
-      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor #0: absurd name length"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_tensors(bad); }, bad + ": tensor #0: absurd name length 2147483647 at offset 16"));
   patched(21, {200});  // rank
-  EXPECT_TRUE(
-      throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd rank 200"));
+  EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); },
+                                      bad + ": tensor 'w': absurd rank 200 at offset 21"));
   patched(25, {0, 0, 0, 0, 0, 0, 0, 0x40});  // first dim 2^62
   EXPECT_TRUE(
       throws_error_containing([&] { load_tensors(bad); }, bad + ": tensor 'w': absurd shape"));
+  // [0, 2^39, 2^39]: no element, but a shape no tensor can have (found by the fuzz target).
+  save_tensors(path, {{"w", Tensor::zeros({0, 1, 1})}});
+  std::vector<unsigned char> zero_first = read_bytes(path);
+  for (size_t offset : {33u, 41u}) {  // dims 1 and 2 (little-endian int64) become 2^39
+    zero_first[offset] = 0;
+    zero_first[offset + 4] = 0x80;
+  }
+  write_bytes(bad, zero_first);
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_tensors(bad); },
+      bad + ": tensor 'w': absurd shape [0, 549755813888, 549755813888] at offset 41"));
   patched(25, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});  // first dim -1
   EXPECT_TRUE(throws_error_containing([&] { load_tensors(bad); }, "absurd shape [-1]"));
   std::vector<unsigned char> longer = good;
@@ -192,6 +234,49 @@ TEST(Checkpoint, SaveRejectsBadInputWithoutTouchingTheOldFile) {
       },
       "cannot create"));
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"m.nbck"});
+}
+
+// kill -9 while a large checkpoint is being saved, at several moments: the file is always either
+// the previous checkpoint, whole (it loads, bit for bit), or -- before the first save finished --
+// absent; the temporary a killed saver leaves is removed by the next save of that path.
+TEST(Checkpoint, KillDuringASaveLeavesThePreviousCheckpointWhole) {
+  TempDir dir;
+  const std::string path = dir.file("big.nbck");
+  // 4 Mi floats (16 MB): a save takes long enough to be killed in the middle. Made before fork():
+  // the child only writes.
+  const Tensor old_values = Tensor::full({1 << 22}, 1.0f),
+               new_values = Tensor::full({1 << 22}, 2.0f);
+  for (int delay_ms : {0, 2, 10, 30}) {
+    const bool had_previous = delay_ms > 0;
+    if (had_previous) save_tensors(path, {{"w", old_values}});
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      try {
+        for (;;) save_tensors(path, {{"w", new_values}});  // until killed
+      } catch (...) {
+      }
+      ::_exit(1);  // never back into the test runner
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+
+    if (std::filesystem::exists(path)) {
+      const NamedTensors loaded = load_tensors(path);  // whole: a partial file would not load
+      ASSERT_EQ(loaded.size(), 1u);
+      const float v = loaded[0].second.data()[0];
+      EXPECT_TRUE(v == 1.0f || v == 2.0f) << "killed after " << delay_ms << " ms";
+      EXPECT_EQ(bits_of(loaded[0].second), bits_of(v == 1.0f ? old_values : new_values));
+    } else {
+      EXPECT_FALSE(had_previous) << "the previous checkpoint vanished (killed after " << delay_ms
+                                 << " ms)";
+    }
+    save_tensors(path, {{"w", old_values}});  // the next save removes what the killed one left
+    EXPECT_EQ(dir.listing(), std::vector<std::string>{"big.nbck"})
+        << "killed after " << delay_ms << " ms";
+    std::filesystem::remove(path);
+  }
 }
 
 }  // namespace

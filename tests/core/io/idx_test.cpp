@@ -3,6 +3,7 @@
 #include "core/io/idx.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "core/io/temp_dir.h"
 #include "gradcheck.h"
@@ -28,6 +29,22 @@ IdxArray make_labels(int64_t n) {
   a.dims = {n};
   for (int64_t i = 0; i < n; ++i) a.data.push_back(static_cast<uint8_t>(i % 10));
   return a;
+}
+
+// One gzip member holding `bytes` (zlib's deflate with a gzip wrapper, as gzip(1) writes).
+std::vector<unsigned char> gzip_member(const std::vector<unsigned char>& bytes) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::vector<unsigned char> out(deflateBound(&zs, bytes.size()));
+  zs.next_in = const_cast<unsigned char*>(bytes.data());
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
 }
 
 // A raw IDX header: magic then big-endian dims.
@@ -140,7 +157,9 @@ TEST(Idx, TruncatedPayloadMessageGivesBothSizes) {
   write_bytes(path, bytes);
   EXPECT_TRUE(throws_error_containing(
       [&] { read_idx_images(path); },
-      path + ": truncated: header says 60000 images of 28x28 = 47040000 bytes, file has 1000"));
+      path +
+          ": truncated at byte 1016 (expected 47040016): the header says 60000 images of 28x28 = "
+          "47040000 bytes, the file has 1000"));
 }
 
 TEST(Idx, GarbageBytes) {
@@ -169,6 +188,58 @@ TEST(Idx, TrailingBytes) {
   bytes.push_back(0);
   write_bytes(path, bytes);
   EXPECT_TRUE(throws_error_containing([&] { read_idx_labels(path); }, path + ": trailing bytes"));
+}
+
+// The header comment promises it: zlib's gzread silently ignores junk after a gzip stream; we do
+// not.
+TEST(Idx, JunkAfterTheGzipStreamIsAnError) {
+  TempDir dir;
+  const std::string path = dir.file("junk.gz");
+  write_idx(path, make_labels(5), true);
+  std::vector<unsigned char> bytes = read_bytes(path);
+  const size_t gzip_size = bytes.size();
+  for (unsigned char c : {'j', 'u', 'n', 'k'}) bytes.push_back(c);
+  write_bytes(path, bytes);
+  EXPECT_TRUE(throws_error_containing([&] { read_idx_labels(path); },
+                                      path + ": trailing bytes: the gzip stream ends at byte " +
+                                          std::to_string(gzip_size) + " but the file has " +
+                                          std::to_string(gzip_size + 4) + " bytes"));
+}
+
+// RFC 1952 allows several gzip members back to back (`cat a.gz b.gz`): one IDX file split in two.
+TEST(Idx, ConcatenatedGzipMembersAreOneFile) {
+  TempDir dir;
+  const IdxArray labels = make_labels(10);
+  write_idx(dir.file("whole"), labels, false);
+  const std::vector<unsigned char> raw = read_bytes(dir.file("whole"));
+  std::vector<unsigned char> joined = gzip_member({raw.begin(), raw.begin() + 7});
+  const std::vector<unsigned char> second = gzip_member({raw.begin() + 7, raw.end()});
+  joined.insert(joined.end(), second.begin(), second.end());
+  write_bytes(dir.file("two.gz"), joined);
+  const IdxArray back = read_idx_labels(dir.file("two.gz"));
+  EXPECT_EQ(back.dims, labels.dims);
+  EXPECT_EQ(back.data, labels.data);
+}
+
+TEST(Idx, TruncatedGzipMessagesSayWhere) {
+  TempDir dir;
+  const std::vector<unsigned char> raw = [&] {
+    write_idx(dir.file("raw"), make_labels(100), false);
+    return read_bytes(dir.file("raw"));
+  }();
+  // The whole IDX content inside, the gzip trailer (CRC-32, length) cut by 3 bytes.
+  std::vector<unsigned char> gz = gzip_member(raw);
+  gz.resize(gz.size() - 3);
+  write_bytes(dir.file("trailer.gz"), gz);
+  EXPECT_TRUE(throws_error_containing(
+      [&] { read_idx_labels(dir.file("trailer.gz")); },
+      dir.file("trailer.gz") + ": truncated gzip file: the compressed data ends at byte " +
+          std::to_string(gz.size())));
+  // Only 50 of the 100 labels inside a complete gzip stream: offsets count uncompressed bytes.
+  write_bytes(dir.file("half.gz"), gzip_member({raw.begin(), raw.begin() + 58}));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { read_idx_labels(dir.file("half.gz")); },
+      dir.file("half.gz") + ": truncated at byte 58 of the uncompressed data (expected 108)"));
 }
 
 TEST(Idx, DimensionMismatch) {

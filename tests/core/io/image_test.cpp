@@ -168,8 +168,8 @@ TEST(Image, DamagedFilesRaiseErrorsNamingTheFile) {
 
   const std::string garbage = dir.file("garbage.png");
   write_bytes(garbage, {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
-  EXPECT_TRUE(
-      throws_error_containing([&] { load_image(garbage); }, garbage + ": cannot decode image ("));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(garbage); }, garbage + ": unsupported image format (not a PNG, JPEG, BMP"));
 
   const std::string empty = dir.file("empty.png");
   write_bytes(empty, {});
@@ -177,6 +177,132 @@ TEST(Image, DamagedFilesRaiseErrorsNamingTheFile) {
 
   EXPECT_TRUE(throws_error_containing([&] { load_image(dir.file("missing.png")); },
                                       dir.file("missing.png") + ": cannot open"));
+}
+
+std::vector<unsigned char> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
+
+// The stb_image 2.27 defect (see check_jpeg_huffman_tables in core/io/image.cpp): a DHT whose code
+// counts add up to 259 made stb write past a 257-entry array. Refused before stb runs.
+TEST(Image, JpegHuffmanTableOfMoreThan256CodesIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("dht.jpg");
+  write_bytes(path, {0xff, 0xd8, 0xff, 0xc4, 0x01, 0x03, 0x10, 0x3f, 0xc4});
+  EXPECT_TRUE(throws_error_containing([&] { load_image(path); },
+                                      path + ": corrupt JPEG: a Huffman table (DHT segment at byte "
+                                             "2) declares 259 codes, more than 256"));
+  // 0x3f + 0xc1 = 256 codes is the most a table may have: not refused by this check (stb then fails
+  // on its own, the file having no image).
+  write_bytes(path, {0xff, 0xd8, 0xff, 0xc4, 0x01, 0x03, 0x10, 0x3f, 0xc1});
+  EXPECT_TRUE(throws_error_containing([&] { load_image(path); }, path + ": cannot decode image ("));
+}
+
+TEST(Image, RealJpegsStillLoad) {
+  // Seeds of the image fuzz target, written by stb_image_write (quality 75 and 90).
+  const std::string corpus = std::string(NIBBLE_SOURCE_DIR) + "/tests/fuzz/corpus/image/";
+  const Tensor rgb = load_image(corpus + "rgb16x16.jpg");
+  EXPECT_EQ(rgb.shape(), (Shape{3, 16, 16}));
+  // stb_image_write stores every JPEG as YCbCr, even one written from a grey image.
+  const Tensor gray = load_image(corpus + "gray8x8.jpg");
+  EXPECT_EQ(gray.shape(), (Shape{3, 8, 8}));
+}
+
+TEST(Image, PnmPixelDataMustBeComplete) {
+  TempDir dir;
+  // "P5\n4 4\n255\n" is 11 bytes; 16 pixels follow in a whole file, 2 in this one.
+  const std::string cut = dir.file("cut.pgm");
+  write_bytes(cut, bytes_of("P5\n4 4\n255\nAB"));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(cut); },
+      cut + ": truncated at byte 13 (expected 27): the 4 x 4 PNM's pixel data"));
+  // An 18-byte file whose 17-byte header claims 4096 x 4096 = 16 777 216 pixels.
+  const std::string big = dir.file("big.pgm");
+  write_bytes(big, bytes_of("P5\n4096 4096\n255\nZ"));
+  EXPECT_TRUE(throws_error_containing([&] { load_image(big); },
+                                      big + ": truncated at byte 18 (expected 16777233)"));
+  const std::string digits = dir.file("digits.pgm");
+  write_bytes(digits, bytes_of("P5\n99999999999 1\n255\n"));
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_image(digits); }, "the width has more than 9 digits"));
+
+  // Whole files load, with their values: grey (one comment line), colour, and 16 bits reduced to 8.
+  const std::string grey = dir.file("ok.pgm");
+  write_bytes(grey, bytes_of(std::string("P5\n# made by hand\n2 2\n255\n\x00\x33\x66\xff", 30)));
+  EXPECT_EQ(load_image(grey).to_vector(), (std::vector<float>{0.0f, 0.2f, 0.4f, 1.0f}));
+  const std::string colour = dir.file("ok.ppm");
+  write_bytes(colour, bytes_of(std::string("P6 1 2 255\n\x00\x33\x66\xff\x00\x00", 17)));
+  EXPECT_EQ(load_image(colour).to_vector(),
+            (std::vector<float>{0.0f, 1.0f, 0.2f, 0.0f, 0.4f, 0.0f}));
+}
+
+TEST(Image, BmpRowsMustBeComplete) {
+  TempDir dir;
+  const std::string path = dir.file("a.bmp");
+  std::vector<unsigned char> bmp =
+      bmp_with_alpha();  // 2 x 1, 32 bits: 54-byte header + 8 bytes of pixels
+  ASSERT_EQ(bmp.size(), 62u);
+  bmp.resize(58);
+  write_bytes(path, bmp);
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(path); },
+      path + ": truncated at byte 58 (expected 62): the 2 x 1 BMP's pixel rows"));
+}
+
+TEST(Image, OnlyTheCourseFormatsAreRead) {
+  TempDir dir;
+  const std::string gif = dir.file("a.gif");
+  // The smallest GIF: header, 1x1 screen, no colour table, one image, end.
+  write_bytes(gif, {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0,    0, 0, 0x2c, 0,
+                    0,   0,   0,   1,   0,   1,   0, 0, 2, 2, 0x44, 1, 0, 0x3b});
+  EXPECT_TRUE(throws_error_containing([&] { load_image(gif); },
+                                      gif + ": unsupported image format (a GIF)"));
+  const std::string ascii = dir.file("a.pgm");
+  write_bytes(ascii, bytes_of("P2\n1 1\n255\n7\n"));
+  EXPECT_TRUE(
+      throws_error_containing([&] { load_image(ascii); }, "(an ASCII or 1-bit PNM (P1-P4))"));
+}
+
+// The PNG signature and an IHDR chunk (stb reads the size from it; no pixel data is needed to
+// refuse).
+std::vector<unsigned char> png_header(uint32_t width, uint32_t height, unsigned char colour_type) {
+  std::vector<unsigned char> b = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                                  0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+  for (uint32_t v : {width, height})
+    for (int shift = 24; shift >= 0; shift -= 8)
+      b.push_back(static_cast<unsigned char>(v >> shift));
+  for (unsigned char c : {static_cast<unsigned char>(8), colour_type, static_cast<unsigned char>(0),
+                          static_cast<unsigned char>(0), static_cast<unsigned char>(0)})
+    b.push_back(c);
+  for (int k = 0; k < 4; ++k) b.push_back(0);  // CRC (stb does not check it)
+  return b;
+}
+
+// The stb_image 2.27 empty-IDAT defect (core/io/image.cpp): refused before stb runs.
+TEST(Image, AnEmptyPngDataChunkIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("empty_idat.png");
+  std::vector<unsigned char> png = png_header(8, 6, 2);  // 33 bytes: signature, IHDR
+  const char chunk[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0};  // length 0, type, CRC
+  png.insert(png.end(), chunk, chunk + sizeof chunk);
+  write_bytes(path, png);
+  EXPECT_TRUE(throws_error_containing([&] { load_image(path); },
+                                      path + ": corrupt PNG: empty IDAT chunk at byte 33"));
+}
+
+TEST(Image, TheSizeLimitIsCheckedFromTheHeaderBeforeDecoding) {
+  TempDir dir;
+  const std::string huge = dir.file("huge.png");
+  write_bytes(huge, png_header(16384, 16384, 0));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(huge); },
+      huge + ": the image is 16384 x 16384 x 1 = 268435456 values, more than the limit 67108864"));
+
+  const std::string small = dir.file("small.png");
+  save_png(small, levels_image(3, 10, 20));
+  EXPECT_TRUE(throws_error_containing(
+      [&] { load_image(small, 599); },
+      small + ": the image is 20 x 10 x 3 = 600 values, more than the limit 599"));
+  EXPECT_EQ(load_image(small, 600).shape(), (Shape{3, 10, 20}));
+  EXPECT_TRUE(throws_error_containing([&] { load_image(small, 0); }, "max_values must be >= 1"));
 }
 
 TEST(Image, FailedSaveLeavesNoFileAndNoTemp) {
