@@ -521,7 +521,12 @@ Grader::Grader(const Manifest& m, AutogradeOptions o) : m_(m), opt_(std::move(o)
     targets.push_back(test_target(m_.get(n), false));
     if (!m_.get(n).hidden.empty()) targets.push_back(test_target(m_.get(n), true));
   }
-  check(build_targets(build_, targets, log) == 0, "autograde",
+  // Only the instructor's solutions are in mutant-src/ now: the launcher may compile them as any
+  // trusted file (with the compiler cache), so a grade-one per submission does not recompile them.
+  ::setenv("NIBBLE_COMPILE_TRUSTED", "1", 1);
+  const int built = build_targets(build_, targets, log);
+  ::unsetenv("NIBBLE_COMPILE_TRUSTED");
+  check(built == 0, "autograde",
         "the grading tree " + build_ + " does not build with the instructor's solutions", "see " + log);
   // The test programs hold the hidden tests: student processes may run them, not read them.
   for (const std::string& t : targets)
@@ -584,16 +589,33 @@ void Grader::record_references() {
         runs.clear();
         std::string out = std::string("key ") + key + "\n";
         for (const GradedTest& t : tests) {
-          const std::string nonce = random_hex(16);
-          const SandboxResult s = run_sandboxed({exe, "--gtest_filter=" + t.name},
-                                                {"NIBBLE_GRADE_NONCE=" + nonce, "NIBBLE_GRADE_FD=3"}, sandbox_);
-          const RecordedRun run = parse_recorded_run(s.report, nonce, t.name);
-          check(s.exited && s.exit_code == 0 && run.valid && run.local_pass, "autograde",
-                "the instructor's solution does not pass " + t.name + " in the grading tree (" +
-                    (run.valid ? std::string("the test fails") : run.problem) + ")",
-                "run " + exe + " --gtest_filter=" + t.name + "; its output:\n" + cap_text(s.output, 2000));
-          out += "T " + t.name + " " + nonce + " " + std::to_string(s.report.size()) + "\n" + s.report;
-          runs[t.name] = run;
+          // Twice: the second run, judged against the first like a student's, must pass — a test whose
+          // recorded values change from run to run (time, addresses, unseeded randomness) cannot be
+          // graded this way and is reported here rather than failing students at random.
+          std::string nonce, report;
+          RecordedRun first;
+          for (int k = 0; k < 2; ++k) {
+            const std::string n = random_hex(16);
+            const SandboxResult s = run_sandboxed({exe, "--gtest_filter=" + t.name},
+                                                  {"NIBBLE_GRADE_NONCE=" + n, "NIBBLE_GRADE_FD=3"}, sandbox_);
+            const RecordedRun run = parse_recorded_run(s.report, n, t.name);
+            check(s.exited && s.exit_code == 0 && run.valid && run.local_pass, "autograde",
+                  "the instructor's solution does not pass " + t.name + " in the grading tree (" +
+                      (run.valid ? std::string("the test fails") : run.problem) + ")",
+                  "run " + exe + " --gtest_filter=" + t.name + "; its output:\n" + cap_text(s.output, 2000));
+            if (k == 0) {
+              nonce = n;
+              report = s.report;
+              first = run;
+              continue;
+            }
+            const Verdict again = compare_runs(run, first);
+            check(again.pass, "autograde",
+                  t.name + " records different values in two runs of the solution: " + again.reason,
+                  "make the test deterministic (fixed seeds, no addresses or times in its assertions)");
+          }
+          out += "T " + t.name + " " + nonce + " " + std::to_string(report.size()) + "\n" + report;
+          runs[t.name] = first;
         }
         write_file_atomic(cache, out);
         ::chmod(cache.c_str(), 0600);
