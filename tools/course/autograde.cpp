@@ -588,6 +588,11 @@ void Grader::record_references() {
       if (!complete) {
         runs.clear();
         std::string out = std::string("key ") + key + "\n";
+        // The solution's run is trusted code: a slow machine must not stop the grader, so its time
+        // limits are four times the students'.
+        Sandbox reference_box = sandbox_;
+        reference_box.limits.wall_seconds *= 4;
+        reference_box.limits.cpu_seconds *= 4;
         for (const GradedTest& t : tests) {
           // Twice: the second run, judged against the first like a student's, must pass — a test whose
           // recorded values change from run to run (time, addresses, unseeded randomness) cannot be
@@ -597,7 +602,7 @@ void Grader::record_references() {
           for (int k = 0; k < 2; ++k) {
             const std::string n = random_hex(16);
             const SandboxResult s = run_sandboxed({exe, "--gtest_filter=" + t.name},
-                                                  {"NIBBLE_GRADE_NONCE=" + n, "NIBBLE_GRADE_FD=3"}, sandbox_);
+                                                  {"NIBBLE_GRADE_NONCE=" + n, "NIBBLE_GRADE_FD=3"}, reference_box);
             const RecordedRun run = parse_recorded_run(s.report, n, t.name);
             check(s.exited && s.exit_code == 0 && run.valid && run.local_pass, "autograde",
                   "the instructor's solution does not pass " + t.name + " in the grading tree (" +
