@@ -6,7 +6,9 @@
 //
 // The points are recorded as the test's "points" property (visible in the XML/JSON reports the
 // grader reads) and must equal the manifest's (modules/modules.manifest); a test checks that.
-// The grader never trusts a score computed by student code: it reads gtest's report from outside.
+// The grader never trusts a score computed by student code: in its grading tree (-DNIBBLE_GRADE_RECORD)
+// every assertion also records the values it compares (modules/graded_record.h), and a process that
+// loads no student code compares them with the instructor's solution's (tools/autograde/SECURITY.md).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,6 +21,10 @@ namespace nibble::grading {
 inline std::string hint(const std::string& text) { return "\n  hint: " + text; }
 
 }  // namespace nibble::grading
+
+#ifdef NIBBLE_GRADE_RECORD
+#include "modules/graded_record.h"
+#endif
 
 // The body becomes a plain function so the macro can record the points before it runs;
 // ASSERT_* inside it still ends the test (it returns from that function).

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The autograder's test suite (issue 18): builds honest and hostile submissions for module 01, grades
-them all in one `nibble autograde` run and checks the exact gradebook; then grades two of them again
-with `nibble grade-one` + `nibble gradebook merge` and checks the same rows.
+them all in one `nibble autograde` run and checks the exact gradebook; grades every one of them again
+with `nibble grade-one` through tools/autograde/grade_array.sh (as Slurm array tasks, with no Slurm:
+SLURM_ARRAY_TASK_ID set by hand, and with GNU parallel on this machine, no ssh) and checks that
+`nibble gradebook merge` gives the same gradebook; then grades a few module 02 submissions.
 
     tests/autograde/run_suite.py ROOT NIBBLE WORK
 
@@ -106,6 +108,111 @@ folder("deleter", at_load(r'''
     char exe[4096]; const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) { exe[n] = 0; std::filesystem::remove(exe, ec); }''' % (MOD, MOD, MOD), "#include <filesystem>\n"), SOL_H, FULL)
 
+# The mutant whose points MUTANTS.md lists, as a base for the cases that attack the harness with a
+# wrong entropy_bits (natural log): 145 - 22 - 17.
+def patched(mutant, solution, mod=MOD):
+    out = os.path.join(WORK, mutant + ".cpp")
+    subprocess.run(["patch", "-s", "-o", out, solution, os.path.join(mod, "mutants", mutant + ".patch")], check=True)
+    return open(out).read()
+NATS_E = patched("entropy_bits--natural-log", os.path.join(MOD, "solution/entropy.cpp"))
+NATS = FULL - 22 - 17
+
+# Knows the harness (SECURITY.md, graded_record.h, grader_main.cpp): reads the nonce and the descriptor
+# from its environment and the test asked for from its command line, writes records and _Exit(0)s
+# before any test code runs. For EntropyGraded.ShannonEntropyOfAFairCoin (2 points) it writes the
+# right records — the answer (1 bit) and the line, both read off the visible test (the line as the
+# harness numbers it; taken here from the reference run, which a student gets by building the visible
+# tests with the harness) — and that test is granted: knowing a visible test's answer is worth its
+# points, as a hard-coded answer would be. For every other test it writes the old one-line "pass"
+# with the right nonce, or records whose values agree with themselves: no points.
+def visible_line(test, text):   # the line of the first `text` in a visible test's body
+    src = open(os.path.join(MOD, "tests/entropy_graded_test.cpp")).read().split("\n")
+    start = next(i for i, l in enumerate(src) if "GRADED_TEST(EntropyGraded, %s," % test in l)
+    return next(i for i in range(start, len(src)) if text in src[i]) + 1
+folder("harness_aware", at_load(r"""
+    const char* nonce = std::getenv("NIBBLE_GRADE_NONCE"); const char* fds = std::getenv("NIBBLE_GRADE_FD");
+    if (nonce == nullptr || fds == nullptr) return;
+    const int fd = std::atoi(fds);
+    std::string cmd, test; char buf[4096]; ssize_t n;
+    const int c = open("/proc/self/cmdline", O_RDONLY);
+    while (c >= 0 && (n = read(c, buf, sizeof buf)) > 0) cmd.append(buf, static_cast<size_t>(n));
+    const size_t at = cmd.find("--gtest_filter="); if (at != std::string::npos) test = cmd.c_str() + at + 15;
+    const std::string N = nonce;
+    std::string rec;
+    if (test == "EntropyGraded.ShannonEntropyOfAFairCoin") {
+      const double one = 1.0, tol = 1e-12; unsigned long long a, t; std::memcpy(&a, &one, 8); std::memcpy(&t, &tol, 8);
+      char v[200]; std::snprintf(v, sizeof v, "A 1 LINE near f%016llx f%016llx f%016llx\n", a, a, t);
+      rec = "S " + N + " " + test + "\n" + v + "E " + N + " " + test + " 1 pass\n";
+    } else if (test.rfind("EntropyGraded.", 0) == 0) {
+      rec = "nibble-grade " + N + " " + test + " pass\n";
+    } else {
+      rec = "S " + N + " " + test + "\nA 1 1 eq f3ff0000000000000 f3ff0000000000000\nE " + N + " " + test + " 1 pass\n";
+    }
+    if (write(fd, rec.data(), rec.size()) < 0) {}
+    std::_Exit(0);""".replace("LINE", str(visible_line("ShannonEntropyOfAFairCoin", "EXPECT_NEAR("))),
+    "#include <fcntl.h>\n#include <cstring>\n#include <string>\n"), SOL_H, 2)
+
+# In-process interposition: a wrong entropy_bits (natural log) in a library that also defines write()
+# and syscall() to rewrite the assertion records on their way out (the actual value replaced by the
+# expected one). The records are written with a raw system call, so neither hook ever sees one: the
+# submission gets what the natural-log mutant deserves.
+folder("interposer", NATS_E + r"""
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cstdarg>
+#include <cstring>
+#include <string>
+namespace {
+long swap_values(int fd, const void* buf, size_t n) {
+  std::string s(static_cast<const char*>(buf), n);
+  if (fd == 3 && s.rfind("A ", 0) == 0 && s.find(" near ") != std::string::npos) {
+    const size_t a = s.find(" f", s.find(" near ")), b = s.find(" f", a + 1);
+    if (a != std::string::npos && b != std::string::npos) s.replace(a, 18, s.substr(b, 18));
+  }
+  return ::syscall(SYS_write, fd, s.data(), s.size());
+}
+}  // namespace
+extern "C" ssize_t write(int fd, const void* buf, size_t n) { return swap_values(fd, buf, n); }
+""", SOL_H, NATS)
+
+# Signal handlers: every fatal signal writes the old "pass" line and records that agree with
+# themselves, then exits 0; the static initialiser then crashes on purpose. No points.
+folder("signal_handler", at_load(r"""
+    static const char* nonce = std::getenv("NIBBLE_GRADE_NONCE");
+    if (nonce == nullptr) return;
+    static std::string N = nonce;
+    struct H { static void on(int) {
+      const std::string rec = "nibble-grade " + N + " x pass\nS " + N + " x\nA 1 1 true b1\nE " + N + " x 1 pass\n";
+      if (write(3, rec.data(), rec.size()) < 0) {}
+      _exit(0); } };
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGXCPU, SIGXFSZ, SIGTERM, SIGALRM}) signal(sig, H::on);
+    *static_cast<volatile int*>(nullptr) = 1;""", "#include <csignal>\n#include <string>\n"), SOL_H, 0)
+
+# A network attempt: a TCP connection to a listener this suite runs on the host's loopback and a DNS
+# lookup, from every test process; then it behaves. All points, and the listener is never reached.
+import socket, threading
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 0)); listener.listen(16); listener.settimeout(0.5)
+PORT = listener.getsockname()[1]
+reached = []
+stop_listening = threading.Event()
+def listen():
+    while not stop_listening.is_set():
+        try:
+            conn, _ = listener.accept(); reached.append(conn.recv(100)); conn.close()
+        except OSError:
+            pass
+threading.Thread(target=listen, daemon=True).start()
+folder("network", at_load(r"""
+    const int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons(%d); a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s >= 0 && connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) { if (write(s, "leak", 4) < 0) {} }
+    if (s >= 0) close(s);
+    addrinfo* res = nullptr;
+    if (getaddrinfo("deb.debian.org", "80", nullptr, &res) == 0) freeaddrinfo(res);""" % PORT,
+    "#include <arpa/inet.h>\n#include <netdb.h>\n#include <netinet/in.h>\n#include <sys/socket.h>\n"), SOL_H, FULL)
+
 def run(args):
     t0 = time.time()
     p = subprocess.run([NIBBLE] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -120,8 +227,11 @@ def gradebook(path):
     with open(path) as f: return {r["student"]: (int(r["01"]), int(r["total"])) for r in csv.DictReader(f)}
 
 # The grading tree of WORK/tree is reused between runs (configured once).
-common = ["--modules", "01", "--timeout", "5", "--memory", "512", "--compile-timeout", "20", "--root", ROOT, "--work", os.path.join(WORK, "tree")]
+TREE = os.path.join(WORK, "tree")
+opts = ["--timeout", "5", "--memory", "512", "--compile-timeout", "20", "--root", ROOT]
+common = ["--modules", "01"] + opts + ["--work", TREE]
 rc, secs = run(["autograde", SUB, "--out", OUT] + common)
+stop_listening.set()
 expect(rc == 0, "autograde exits 0 (got %d)" % rc)
 book = gradebook(os.path.join(OUT, "gradebook.csv"))
 # The flat one: entropy.cpp only, huffman.cpp the stub -> exactly the tests that need no Huffman code.
@@ -132,6 +242,7 @@ for name, pts in sorted(expected.items()):
     expect(got == (pts, pts), "%s: expected %d points, got %s" % (name, pts, got))
 expect(set(book) == set(expected), "gradebook rows %s" % sorted(book))
 expect(not os.path.exists(os.path.join(WORK, "escaped.cpp")) and not os.path.exists(os.path.join(OUT, ".grader/escaped.cpp")), "../ path escaped")
+expect(reached == [], "a test process reached the host's loopback: %s" % reached)
 # Outputs: feedback, Gradescope results, the compile error reaches the student.
 fb = open(os.path.join(OUT, "feedback/compile_error.md")).read()
 expect("error" in fb and "oops" in fb, "the compile error's feedback shows the compiler's error")
@@ -142,19 +253,87 @@ hid = [t for t in gs["tests"] if t["visibility"] != "visible"]
 expect(hid and all(t["output"] in ("pass", "fail") for t in hid), "hidden tests say only pass/fail")
 fbp = open(os.path.join(OUT, "feedback/partial.md")).read()
 expect("hint:" in fbp, "the partial submission's feedback shows a hint")
+fbh = open(os.path.join(OUT, "feedback/harness_aware.md")).read()
+expect("do not match the reference run" in fbh, "the forged records are named in the feedback")
 # Resuming: a second run grades nothing again.
 rc2, secs2 = run(["autograde", SUB, "--out", OUT] + common)
 expect(rc2 == 0 and gradebook(os.path.join(OUT, "gradebook.csv")) == book, "a resumed run keeps the gradebook")
-# grade-one + merge reproduce the same rows.
-one = []
-for name in ("full", "fake_pass"):
-    o = os.path.join(WORK, "one", name); shutil.rmtree(o, ignore_errors=True)
-    rc3, _ = run(["grade-one", os.path.join(SUB, name), "--out", o] + common)
-    expect(rc3 == 0, "grade-one %s exits 0" % name); one.append(o)
-rc4, _ = run(["gradebook", "merge"] + one + ["--modules", "01", "--out", os.path.join(WORK, "merged.csv")])
-merged = gradebook(os.path.join(WORK, "merged.csv"))
-expect(rc4 == 0 and merged == {k: book[k] for k in ("full", "fake_pass")}, "grade-one + merge == autograde rows: %s" % merged)
-print("suite: %d submissions in %.0f s (%.1f s each); resumed run %.0f s" % (len(expected), secs, secs / len(expected), secs2))
+
+# grade-one over every submission through tools/autograde/grade_array.sh, then gradebook merge: the same
+# gradebook as the one autograde run. Two tasks as a Slurm job array runs them (there is no Slurm here:
+# SLURM_ARRAY_TASK_ID set by hand, as sbatch --array would), the rest with GNU parallel on this machine
+# (-j1, no --sshloginfile: over hosts it is the same command line plus ssh, which is not run here).
+t0 = time.time()
+names = sorted(os.listdir(SUB))
+listing = os.path.join(WORK, "list.txt")
+open(listing, "w").write("".join(os.path.join(SUB, n) + "\n" for n in names))
+ONE = os.path.join(WORK, "one"); shutil.rmtree(ONE, ignore_errors=True); os.makedirs(ONE)
+script = os.path.join(ROOT, "tools/autograde/grade_array.sh")
+env = dict(os.environ, NIBBLE=NIBBLE, NIBBLE_GRADE_WORK=TREE, NIBBLE_GRADE_OPTS=" ".join(opts))
+def task(cmd, extra_env={}):
+    p = subprocess.run(cmd, env=dict(env, **extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0: print(p.stdout)
+    return p.returncode
+for i in (1, 2):
+    expect(task(["sh", script, listing, "01", ONE], {"SLURM_ARRAY_TASK_ID": str(i)}) == 0, "Slurm-style task %d" % i)
+rest = [str(i) for i in range(3, len(names) + 1)]
+if shutil.which("parallel"):
+    expect(task(["parallel", "--will-cite", "-j1", "sh", script, listing, "01", ONE, "{}", ":::"] + rest) == 0, "GNU parallel tasks")
+else:
+    print("note: GNU parallel is not installed (apt-get install parallel); the tasks run one by one")
+    for i in rest: expect(task(["sh", script, listing, "01", ONE, i]) == 0, "task %s" % i)
+merged_csv = os.path.join(WORK, "merged.csv")
+rc4, _ = run(["gradebook", "merge"] + [os.path.join(ONE, n) for n in sorted(os.listdir(ONE))] + ["--modules", "01", "--out", merged_csv])
+expect(rc4 == 0 and open(merged_csv).read() == open(os.path.join(OUT, "gradebook.csv")).read(),
+       "grade-one + merge == the autograde gradebook: %s" % (gradebook(merged_csv) if rc4 == 0 else rc4))
+secs_one = time.time() - t0
+
+# Module 02 (builds on module 01, whose solution the grader compiles in): the full solution, a mutant
+# with the points its MUTANTS.md lists, an empty folder and the old one-line forgery.
+MOD2 = os.path.join(ROOT, "modules/02_attention_entropy")
+FULL2 = 0
+in02 = False
+for l in open(os.path.join(ROOT, "modules/modules.manifest")):
+    w = l.split()
+    if w[:1] == ["module"]: in02 = w[1] == "02"
+    elif in02 and w[:1] in (["graded"], ["hidden"]): FULL2 += int(w[2])
+SOL_A = open(os.path.join(MOD2, "solution/attention_entropy.cpp")).read()
+SUB2, OUT2 = os.path.join(WORK, "submissions02"), os.path.join(WORK, "grades02")
+shutil.rmtree(SUB2, ignore_errors=True); shutil.rmtree(OUT2, ignore_errors=True)
+expected2 = {}
+def folder2(name, text, points):
+    d = os.path.join(SUB2, name, "modules/02_attention_entropy"); os.makedirs(d)
+    if text is not None: open(os.path.join(d, "attention_entropy.cpp"), "w").write(text)
+    expected2[name] = points
+folder2("full", SOL_A, FULL2)
+folder2("collapsed_constant", patched("collapsed_heads--constant", os.path.join(MOD2, "solution/attention_entropy.cpp"), MOD2), FULL2 - 8 - 4)
+folder2("empty", None, 0)
+folder2("old_forgery", SOL_A + r"""
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+namespace {
+struct Forge { Forge() {
+  const char* n = std::getenv("NIBBLE_GRADE_NONCE"); const char* fd = std::getenv("NIBBLE_GRADE_FD");
+  if (n == nullptr || fd == nullptr) return;
+  std::string cmd(4096, '\0'); FILE* f = std::fopen("/proc/self/cmdline", "r");
+  if (f != nullptr) { cmd.resize(std::fread(&cmd[0], 1, cmd.size(), f)); std::fclose(f); }
+  const size_t at = cmd.find("--gtest_filter=");
+  const std::string line = std::string("nibble-grade ") + n + " " + (at == std::string::npos ? "" : cmd.c_str() + at + 15) + " pass\n";
+  if (write(std::atoi(fd), line.data(), line.size()) < 0) {}
+  std::_Exit(0);
+} } forge;
+}  // namespace
+""", 0)
+rc5, secs2m = run(["autograde", SUB2, "--out", OUT2, "--modules", "02"] + opts + ["--work", TREE])
+book2 = {}
+if rc5 == 0:
+    with open(os.path.join(OUT2, "gradebook.csv")) as f: book2 = {r["student"]: int(r["total"]) for r in csv.DictReader(f)}
+expect(rc5 == 0 and book2 == expected2, "module 02 gradebook %s, expected %s" % (book2, expected2))
+
+print("suite: %d submissions in %.0f s (%.1f s each); resumed run %.0f s; grade-one over all %.0f s; module 02: %d in %.0f s"
+      % (len(expected), secs, secs / len(expected), secs2, secs_one, len(expected2), secs2m))
 if failures:
     print("%d FAILED" % len(failures)); sys.exit(1)
 print("all passed")

@@ -15,6 +15,10 @@
 #   nibble gradebook merge /class/grades/* --modules 01,02 --out /class/gradebook.csv
 #
 #   grade_array.sh LIST MODULES OUT_ROOT [INDEX]     (INDEX defaults to $SLURM_ARRAY_TASK_ID; 1-based)
+# Environment: NIBBLE (the binary, default `nibble`), NIBBLE_GRADE_WORK (the host's grading tree),
+# NIBBLE_GRADE_OPTS (more options for grade-one, e.g. "--root /srv/course --timeout 60").
+# Neither engine runs on the development machine (no Slurm, no ssh hosts): tests/autograde/run_suite.py
+# runs this script as array tasks (SLURM_ARRAY_TASK_ID set by hand) and under GNU parallel locally.
 # Use -j1 per host (one grading job per machine: SECURITY.md, "Parallel grading"). A finished submission
 # is not graded again (its result exists), so a re-submitted array resumes.
 #SBATCH --job-name=nibble-grade
@@ -31,4 +35,5 @@ name=$(basename "$submission")
 name=${name%.zip}; name=${name%.tar.gz}; name=${name%.tgz}
 # The grading tree is per host and reused by the host's later tasks (configured once).
 work=${NIBBLE_GRADE_WORK:-${TMPDIR:-/tmp}/nibble-grader-$(id -u)}
-exec "$nibble" grade-one "$submission" --modules "$modules" --out "$out_root/$name" --work "$work"
+# shellcheck disable=SC2086  # NIBBLE_GRADE_OPTS is a list of options
+exec "$nibble" grade-one "$submission" --modules "$modules" --out "$out_root/$name" --work "$work" ${NIBBLE_GRADE_OPTS:-}

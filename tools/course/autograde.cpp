@@ -39,6 +39,7 @@ namespace {
 
 constexpr size_t kOutputCap = 64 * 1024;
 constexpr size_t kMessageCap = 4000;
+constexpr size_t kReportCap = 16u << 20;  // the assertion records of one test (the file-size limit too)
 
 // The file, at most cap bytes: the head and the tail when longer.
 std::string read_capped(const std::string& path, size_t cap) {
@@ -275,7 +276,7 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::vec
     r.signal = WTERMSIG(msg[0]);
   }
   r.output = read_capped(out_path, kOutputCap);
-  r.report = read_capped(rep_path, kOutputCap);
+  r.report = read_capped(rep_path, kReportCap);  // over the cap: head and tail, which no longer parse
   struct stat st;
   if (::lstat(json_path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) r.json = read_capped(json_path, 4 * kOutputCap);
   return r;
@@ -481,6 +482,7 @@ Grader::Grader(const Manifest& m, AutogradeOptions o) : m_(m), opt_(std::move(o)
   masks.push_back(build_ + "/CMakeFiles");
   masks.push_back(build_ + "/modules/CMakeFiles");
   masks.push_back(opt_.work + "/staging");
+  masks.push_back(opt_.work + "/reference");
   for (const char* sub : {"results", "feedback", "gradescope"}) masks.push_back(opt_.out + "/" + sub);
   if (!opt_.submissions_dir.empty()) masks.push_back(opt_.submissions_dir);
   sandbox_.masks = masks;
@@ -519,11 +521,113 @@ Grader::Grader(const Manifest& m, AutogradeOptions o) : m_(m), opt_(std::move(o)
     targets.push_back(test_target(m_.get(n), false));
     if (!m_.get(n).hidden.empty()) targets.push_back(test_target(m_.get(n), true));
   }
-  check(build_targets(build_, targets, log) == 0, "autograde",
+  // Only the instructor's solutions are in mutant-src/ now: the launcher may compile them as any
+  // trusted file (with the compiler cache), so a grade-one per submission does not recompile them.
+  ::setenv("NIBBLE_COMPILE_TRUSTED", "1", 1);
+  const int built = build_targets(build_, targets, log);
+  ::unsetenv("NIBBLE_COMPILE_TRUSTED");
+  check(built == 0, "autograde",
         "the grading tree " + build_ + " does not build with the instructor's solutions", "see " + log);
   // The test programs hold the hidden tests: student processes may run them, not read them.
   for (const std::string& t : targets)
     if (t != "nibble") ::chmod((build_ + "/modules/" + t).c_str(), 0711);
+  record_references();
+}
+
+namespace {
+
+uint64_t file_hash(const std::string& path, uint64_t h) {
+  std::ifstream in(path, std::ios::binary);
+  check(static_cast<bool>(in), "autograde", "cannot read " + path);
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    h = fnv1a(std::string(buf, static_cast<size_t>(in.gcount())), h);
+    if (!in) break;
+  }
+  return h;
+}
+
+}  // namespace
+
+void Grader::record_references() {
+  const std::string dir = opt_.work + "/reference";
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0700);
+  const std::string lib = fs::canonical(build_ + "/libnibble.so").string();
+  for (const std::string& n : opt_.modules) {
+    const Module& mod = m_.get(n);
+    for (const bool hidden : {false, true}) {
+      const std::vector<GradedTest>& tests = hidden ? mod.hidden : mod.graded;
+      if (tests.empty()) continue;
+      const std::string target = test_target(mod, hidden);
+      const std::string exe = build_ + "/modules/" + target;
+      char key[17];
+      std::snprintf(key, sizeof key, "%016llx",
+                    static_cast<unsigned long long>(file_hash(lib, file_hash(exe, fnv1a(target)))));
+      // The cache: "key <hex>", then per test "T <name> <nonce> <bytes>" and the report's bytes.
+      const std::string cache = dir + "/" + target + ".txt";
+      std::map<std::string, RecordedRun> runs;
+      if (file_exists(cache)) {
+        const std::string text = read_text_file(cache);
+        std::istringstream in(text);
+        std::string first;
+        if (std::getline(in, first) && first == std::string("key ") + key) {
+          for (std::string head; std::getline(in, head);) {
+            std::istringstream h(head);
+            std::string t, name, nonce;
+            size_t bytes = 0;
+            if (!(h >> t >> name >> nonce >> bytes) || t != "T") break;
+            std::string report(bytes, '\0');
+            in.read(&report[0], static_cast<std::streamsize>(bytes));
+            runs[name] = parse_recorded_run(report, nonce, name);
+          }
+        }
+      }
+      bool complete = true;
+      for (const GradedTest& t : tests) complete = complete && runs.count(t.name) != 0 && runs[t.name].valid;
+      if (!complete) {
+        runs.clear();
+        std::string out = std::string("key ") + key + "\n";
+        // The solution's run is trusted code: a slow machine must not stop the grader, so its time
+        // limits are four times the students'.
+        Sandbox reference_box = sandbox_;
+        reference_box.limits.wall_seconds *= 4;
+        reference_box.limits.cpu_seconds *= 4;
+        for (const GradedTest& t : tests) {
+          // Twice: the second run, judged against the first like a student's, must pass — a test whose
+          // recorded values change from run to run (time, addresses, unseeded randomness) cannot be
+          // graded this way and is reported here rather than failing students at random.
+          std::string nonce, report;
+          RecordedRun first;
+          for (int k = 0; k < 2; ++k) {
+            const std::string n = random_hex(16);
+            const SandboxResult s = run_sandboxed({exe, "--gtest_filter=" + t.name},
+                                                  {"NIBBLE_GRADE_NONCE=" + n, "NIBBLE_GRADE_FD=3"}, reference_box);
+            const RecordedRun run = parse_recorded_run(s.report, n, t.name);
+            check(s.exited && s.exit_code == 0 && run.valid && run.local_pass, "autograde",
+                  "the instructor's solution does not pass " + t.name + " in the grading tree (" +
+                      (run.valid ? std::string("the test fails") : run.problem) + ")",
+                  "run " + exe + " --gtest_filter=" + t.name + "; its output:\n" + cap_text(s.output, 2000));
+            if (k == 0) {
+              nonce = n;
+              report = s.report;
+              first = run;
+              continue;
+            }
+            const Verdict again = compare_runs(run, first);
+            check(again.pass, "autograde",
+                  t.name + " records different values in two runs of the solution: " + again.reason,
+                  "make the test deterministic (fixed seeds, no addresses or times in its assertions)");
+          }
+          out += "T " + t.name + " " + nonce + " " + std::to_string(report.size()) + "\n" + report;
+          runs[t.name] = first;
+        }
+        write_file_atomic(cache, out);
+        ::chmod(cache.c_str(), 0600);
+      }
+      for (const auto& [name, run] : runs) reference_[target + "/" + name] = run;
+    }
+  }
 }
 
 Grader::~Grader() {
@@ -620,7 +724,9 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
   int rc = 0;
   for (int attempt = 0;; ++attempt) {
     const std::vector<std::pair<std::string, std::string>> written = set_owned(mod, files);
-    rc = run_command("timeout -k 5 " + std::to_string(opt_.compile_seconds * 2) + " cmake --build " +
+    // Each compile has its own limits (the launcher's wall clock: 3 x the CPU limit + 30 s); the whole
+    // build (at most two owned files of a module at once, and the link) gets twice that and a minute.
+    rc = run_command("timeout -k 5 " + std::to_string(2 * (3 * opt_.compile_seconds + 30) + 60) + " cmake --build " +
                          shell_quote(build_) + " --target nibble",
                      log);
     bool intact = true;
@@ -675,10 +781,12 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
       const std::string exe = build_ + "/modules/" + test_target(mod, hidden);
       const SandboxResult s = run_sandboxed({exe, "--gtest_filter=" + t.name},
                                             {"NIBBLE_GRADE_NONCE=" + nonce, "NIBBLE_GRADE_FD=3"}, sandbox_);
-      // A pass needs all three: a normal exit with 0, and the trusted listener's line with this
-      // run's nonce and this test's name saying pass, and no other line at all.
-      const std::string expected = "nibble-grade " + nonce + " " + t.name + " pass\n";
-      tr.passed = s.exited && s.exit_code == 0 && s.report == expected;
+      // A pass needs a normal exit with 0 and the comparator's word: the values every assertion
+      // recorded in the student's process against those of the reference run (grade_compare.h).
+      const auto ref = reference_.find(test_target(mod, hidden) + "/" + t.name);
+      check(ref != reference_.end(), "autograde", "no reference run of " + t.name);
+      const Verdict verdict = compare_runs(parse_recorded_run(s.report, nonce, t.name), ref->second);
+      tr.passed = s.exited && s.exit_code == 0 && verdict.pass;
       if (tr.passed) {
         tr.status = "pass";
       } else if (s.timed_out || s.signal == SIGXCPU || s.signal == SIGKILL) {
@@ -692,6 +800,10 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
       } else {
         tr.status = "fail";
       }
+      // The process says it passed, the comparator disagrees: say why (never the expected values).
+      const bool forged_or_off = !tr.passed && s.exited && s.exit_code == 0 && !verdict.pass &&
+                                 verdict.reason != "the test failed";
+      if (forged_or_off) tr.message = "the values this test checked do not match the reference run: " + verdict.reason;
       if (!tr.passed) {
         // The friendly message, from the report the student's process wrote: shown, never scored.
         std::string text;
@@ -703,7 +815,7 @@ ModuleRecord Grader::grade_module(const Module& mod, const std::vector<std::pair
               for (const std::string& l : failure_lines(f, mod, {opt_.root, false})) text += l + "\n";
         } catch (const std::exception&) {
         }
-        if (text.empty() && tr.status == "fail")
+        if (text.empty() && tr.status == "fail" && tr.message.empty())
           text = s.exited ? "the test did not finish normally (exit status " + std::to_string(s.exit_code) + ")"
                           : "the test did not finish";
         if (!tr.message.empty() && !text.empty()) tr.message += "\n";

@@ -7,9 +7,11 @@
 //   write_gradebook({"grades"}, modules, "grades/gradebook.csv");
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "tools/course/grade_compare.h"
 #include "tools/course/json.h"
 #include "tools/course/manifest.h"
 
@@ -117,12 +119,18 @@ class Grader {
   std::vector<std::pair<std::string, std::string>> set_owned(const Module& graded,
                                                              const std::vector<std::pair<std::string, std::string>>& files);
   std::string unpack(const std::string& submission, const std::string& student, std::vector<std::string>& problems);
+  // Runs every graded test of the selected modules against the instructor's solutions (the library as
+  // the constructor built it, no student code) and keeps what each assertion recorded: the values the
+  // students' runs are compared with. Cached in <work>/reference (root only, hidden from students),
+  // keyed by the test program's and the library's bytes.
+  void record_references();
 
   const Manifest& m_;
   AutogradeOptions opt_;
   int lock_fd_ = -1;  // an exclusive flock on <work>/lock: one grader per grading tree
   std::string build_;
   Sandbox sandbox_;
+  std::map<std::string, RecordedRun> reference_;  // "<test program>/<Suite.Name>"
 };
 
 // Writes <out>/feedback/<student>.md, <out>/gradescope/<student>/results.json, <out>/results/<student>.json.
