@@ -8,10 +8,7 @@
 // rest — otherwise nearly every mutation would stop at the checksum and the fuzzer would never
 // see the end of a layer decode, the CRC-gated allocation path or decode_weight.
 //
-// By hand (the CMake wiring lives with the other fuzz targets):
-//   clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/nbz_fuzz.cpp \
-//       <libnibble built with clang and NIBBLE_SANITIZE=ON> -o nbz_fuzz
-//   ./nbz_fuzz -max_total_time=300 tests/fuzz/corpus/nbz
+// Run it like every target: `tools/fuzz/run nbz` (or `tools/fuzz/run --time 300 nbz`).
 //
 // Library sources beyond core/ (for the fuzz tree's wiring; module 01's Huffman lengths are linked
 // because the codec's writer side uses them):
