@@ -205,7 +205,7 @@ auto module_step(const std::string& module, const std::string& what, F&& f) -> d
   } catch (const NotImplemented& e) {
     std::string first = e.what();
     first = first.substr(0, first.find('\n'));
-    fail("nibble compress", what + " needs module " + module + ", which is not finished (" + first + ")",
+    fail("deep_compress", what + " needs module " + module + ", which is not finished (" + first + ")",
          "finish it: edit the module's stub file, then `nibble test " + module + "` until it passes");
   }
 }
