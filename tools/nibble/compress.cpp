@@ -219,9 +219,9 @@ int compress(const Args& args) {
   const char* op = "nibble compress";
   const ArgParser opt(op, args, kSummary,
                       {{"arch", "lenet300|mlp|cnn", "the checkpoint's architecture (default lenet300)"},
-                       {"prune", "S", "final fraction of zero weights, [0, 1) (default 0.92)"},
+                       {"prune", "S", "final fraction of zero weights, [0, 1) (default 0.94)"},
                        {"schedule", "cubic|oneshot", "how sparsity grows during fine-tuning (default cubic)"},
-                       {"bits", "B", "k-means codebook of 2^B shared int8 weights per layer, 2..8 (default 5)"},
+                       {"bits", "B", "k-means codebook of 2^B shared int8 weights per layer, 2..8 (default 4)"},
                        {"share", "kmeans|int8", "weight sharing: k-means (default) or plain per-channel int8"},
                        {"finetune-epochs", "N", "epochs of pruning + fine-tuning (default 3)"},
                        {"centroid-epochs", "N", "epochs of k-means centroid fine-tuning (default 1)"},
