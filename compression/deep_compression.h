@@ -21,6 +21,11 @@
 //            activation ranges stored in the file (calibrated once on fixed training images), so
 //            evaluating from the file is deterministic.
 //
+// Student edition: the pipeline runs on the student's module 03 (pruning) and module 01 (Huffman
+// code lengths, through the codec); an unfinished stub is reported as nibble::Error "deep_compress:
+// pruning needs module 03, which is not finished (...)" with how to finish it (checked with
+// -DNIBBLE_STUDENT_MODULES=03: exit 2, no file written).
+//
 // Scale: ONE scale per layer for k-means (stored in every entry of CompressedWeight::scales), so
 // that a codebook entry is one weight value for the whole layer, as in Han, and a centroid's
 // gradient is simply the sum of its members' gradients. Per-channel scales would make the same
