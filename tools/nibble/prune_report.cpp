@@ -49,7 +49,9 @@ const char* kSummary =
     "and\n"
     "accuracy and latency with a fraction of the first two layers' units physically removed; CSR "
     "vs dense\n"
-    "GEMM on fc1 (MLP); with --lottery-epochs, the one-shot lottery-ticket experiment.";
+    "GEMM on fc1 (MLP); with --lottery-epochs, the one-shot lottery-ticket experiment. --tables adds\n"
+    "criteria (magnitude / Taylor / Fisher, one shot then fine-tuned), units-ft (the smaller models\n"
+    "fine-tuned), nm (2:4 before / after fine-tuning) and lottery (--lottery-iterative: rounds, seeds).";
 
 std::vector<double> parse_list(const std::string& text, const std::string& what) {
   std::vector<double> out;
