@@ -164,7 +164,8 @@ int distill_attention(const Args& args) {
   std::snprintf(kd_name, sizeof kd_name, "KD T = %g, alpha = %g", temperature, alpha);
   std::snprintf(at_name, sizeof at_name, "KD T = %g, alpha = %g + attention KL (weight %g)", temperature, alpha,
                 att_weight);
-  const std::vector<Config> configs = {{"labels only", 0.0, false}, {kd_name, alpha, false}, {at_name, alpha, true}};
+  std::vector<Config> configs = {{"labels only", 0.0, false}, {kd_name, alpha, false}, {at_name, alpha, true}};
+  if (alpha == 0.0) configs.erase(configs.begin() + 1);  // KD with alpha 0 is the labels-only run again
   std::vector<std::string> rows;
   for (const Config& c : configs) {
     std::vector<double> acc;
