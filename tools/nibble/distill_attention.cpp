@@ -162,8 +162,11 @@ int distill_attention(const Args& args) {
   };
   char kd_name[64], at_name[96];
   std::snprintf(kd_name, sizeof kd_name, "KD T = %g, alpha = %g", temperature, alpha);
-  std::snprintf(at_name, sizeof at_name, "KD T = %g, alpha = %g + attention KL (weight %g)", temperature, alpha,
-                att_weight);
+  if (alpha == 0.0)
+    std::snprintf(at_name, sizeof at_name, "labels + attention KL (weight %g), alpha = 0", att_weight);
+  else
+    std::snprintf(at_name, sizeof at_name, "KD T = %g, alpha = %g + attention KL (weight %g)", temperature, alpha,
+                  att_weight);
   std::vector<Config> configs = {{"labels only", 0.0, false}, {kd_name, alpha, false}, {at_name, alpha, true}};
   if (alpha == 0.0) configs.erase(configs.begin() + 1);  // KD with alpha 0 is the labels-only run again
   std::vector<std::string> rows;
