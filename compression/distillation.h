@@ -151,7 +151,7 @@ struct DistillerOptions {
   int64_t batch_size = 64;
   double learning_rate = 1e-3;  // Adam
   uint64_t seed = 1;            // the data loader's shuffle
-  bool progress = true;         // one line per epoch on stdout
+  bool progress = true;         // one line per epoch on stdout; on a terminal also a bar per batch
 };
 
 struct EpochStats {
@@ -170,7 +170,8 @@ class Distiller {
  public:
   Distiller(const nn::Module& teacher, nn::Module& student, DistillerOptions options);
   // images [N, ...], labels N class indices -> statistics per epoch. Prints one line per epoch
-  // when options.progress: "distill epoch 1/3  loss 0.8123  (soft 0.61, labels 0.52, match 0.00)".
+  // when options.progress: "distill epoch 1/3  loss 0.8123  (soft 0.61, labels 0.52, match 0.00)";
+  // when stdout is also a terminal, a bar redrawn in place after every batch precedes each line.
   std::vector<EpochStats> fit(const Tensor& images, const std::vector<int64_t>& labels);
   const nn::Module& teacher() const { return *teacher_; }
   const DistillerOptions& options() const { return options_; }

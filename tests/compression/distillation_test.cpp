@@ -146,6 +146,32 @@ TEST(Distiller, AttentionTransferAndAttentionKlTrain) {
   EXPECT_LT(ha.back().match_loss, ha.front().match_loss) << "attention KL must fall while it is trained";
 }
 
+// Progress: in a log (gtest captures stdout into a file, not a terminal) the bar is never drawn —
+// exactly one summary line per epoch and no carriage return; progress = false prints nothing.
+TEST(Distiller, ProgressPrintsOneLinePerEpochOffATerminalAndNothingWhenOff) {
+  const Toy d = toy_data();
+  auto teacher = mlp(6, 32, 3);
+  DistillerOptions o;
+  o.epochs = 3;
+  o.batch_size = 16;
+  o.progress = true;
+  auto student = mlp(6, 8, 3);
+  ::testing::internal::CaptureStdout();
+  Distiller(*teacher, *student, o).fit(d.x, d.y);
+  const std::string log = ::testing::internal::GetCapturedStdout();
+  size_t lines = 0;
+  for (const char c : log) lines += c == '\n' ? 1 : 0;
+  EXPECT_EQ(lines, 3u) << "one line per epoch, got:\n" << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << "no bar redrawn in place when stdout is not a terminal";
+  EXPECT_NE(log.find("distill epoch 3/3"), std::string::npos) << log;
+
+  o.progress = false;
+  auto quiet = mlp(6, 8, 3);
+  ::testing::internal::CaptureStdout();
+  Distiller(*teacher, *quiet, o).fit(d.x, d.y);
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "") << "progress = false prints nothing";
+}
+
 TEST(Distiller, RejectsBadOptionsNamingThem) {
   auto teacher = mlp(6, 8, 3), student = mlp(6, 4, 3);
   DistillerOptions o;

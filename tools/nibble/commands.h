@@ -22,6 +22,7 @@ int lowrank_report(const Args& args);  // module 06: spectra, accuracy and laten
 int prune_report(const Args& args);    // module 03: accuracy vs sparsity, fine-tuning, removed neurons
 int quant_report(const Args& args);    // module 04: PTQ per observer, QAT/convert, GPTQ, INT4 on the Fashion MLP (and CNN)
 int distill_report(const Args& args);  // module 05: labels only vs KD per temperature; soft-label bits
+int distill_attention(const Args& args);  // module 05: transformer student with / without attention transfer
 // The course (modules/): one file each.
 int modules(const Args& args);
 int test_module(const Args& args);

@@ -18,6 +18,7 @@ const nibble::cli::Command kCommands[] = {
     {"prune-report", "accuracy vs sparsity (global, layer-wise, Taylor, Fisher, fine-tuned) and removed-neuron speed", nibble::cli::prune_report},
     {"quant-report", "Fashion MLP/CNN accuracy by quantizer: observers, 8/4 bits, QAT + convert, GPTQ, INT4, int8 kernels", nibble::cli::quant_report},
     {"distill-report", "a CNN teacher, an MLP student: labels only vs distillation per temperature", nibble::cli::distill_report},
+    {"distill-attention", "a transformer teacher and student: KD with and without attention transfer", nibble::cli::distill_attention},
     {"modules", "list the course's modules, their points and your last results", nibble::cli::modules},
     {"test", "build and run a module's graded tests: `nibble test 01`", nibble::cli::test_module},
     {"status", "your points per module and the milestones you unlocked", nibble::cli::status},
