@@ -12,6 +12,25 @@ Tensor FashionCnn::standardize(const Tensor& images) const {
   return div(sub(images, input_mean), input_std);
 }
 
+Tensor LeNet300::standardize(const Tensor& images) const {
+  return div(sub(images, input_mean), input_std);
+}
+
+LeNet300::LeNet300() {
+  register_module("fc1", std::make_shared<Linear>(784, 300));
+  register_module("fc2", std::make_shared<Linear>(300, 100));
+  register_module("fc3", std::make_shared<Linear>(100, 10));
+  input_mean = register_buffer("input_mean", Tensor::scalar(kFashionMnistMean));
+  input_std = register_buffer("input_std", Tensor::scalar(kFashionMnistStd));
+}
+
+Tensor LeNet300::forward(const Tensor& images) {
+  Tensor x = standardize(images.reshape({-1, 784}));  // [B,784]
+  x = relu(child("fc1")(x));             // [B,300]
+  x = relu(child("fc2")(x));             // [B,100]
+  return child("fc3")(x);                // [B,10]
+}
+
 FashionMlp::FashionMlp() {
   register_module("fc1", std::make_shared<Linear>(784, 256));
   register_module("fc2", std::make_shared<Linear>(256, 128));

@@ -1,4 +1,4 @@
-// The course's two Fashion-MNIST models, written out layer by layer. They are trained by
+// The course's Fashion-MNIST models, written out layer by layer. They are trained by
 // `nibble train`, then pruned, quantized and compressed by the later modules and `nibble demo`.
 //
 // Their forward passes call the layers through the registry by name (child("fc1")), so a layer
@@ -35,6 +35,23 @@ class FashionMlp : public Module {
 
  protected:
   std::shared_ptr<Module> make_like() const override { return std::make_shared<FashionMlp>(); }
+};
+
+// LeNet-300-100 (LeCun et al. 1998; the MNIST model of Han et al.'s Deep Compression):
+// 784-300-100-10 with ReLU. images [B,1,28,28] (or [B,784]) -> logits [B,10].
+class LeNet300 : public Module {
+ public:
+  LeNet300();
+  Tensor forward(const Tensor& images) override;
+  std::string name() const override { return "LeNet300"; }
+  Linear& fc1() const { return get_submodule_as<Linear>("fc1"); }  // 784 -> 300
+  Linear& fc2() const { return get_submodule_as<Linear>("fc2"); }  // 300 -> 100
+  Linear& fc3() const { return get_submodule_as<Linear>("fc3"); }  // 100 -> 10
+  Tensor input_mean, input_std;  // buffers, shape [] each
+  Tensor standardize(const Tensor& images) const;  // (images - input_mean) / input_std
+
+ protected:
+  std::shared_ptr<Module> make_like() const override { return std::make_shared<LeNet300>(); }
 };
 
 // Small CNN: conv 1->8 5x5 pad 2, ReLU, maxpool 2, conv 8->16 5x5 pad 2, ReLU, maxpool 2,

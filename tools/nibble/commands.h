@@ -16,6 +16,7 @@ struct Command {
 
 int demo(const Args& args);
 int train(const Args& args);
+int compress(const Args& args);  // Deep Compression of a checkpoint into a .nbz file
 int lowrank_image(const Args& args);   // module 06: photos by rank
 int lowrank_report(const Args& args);  // module 06: spectra, accuracy and latency of factored layers
 int prune_report(const Args& args);    // module 03: accuracy vs sparsity, fine-tuning, removed neurons

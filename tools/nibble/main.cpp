@@ -10,7 +10,8 @@
 namespace {
 
 const nibble::cli::Command kCommands[] = {
-    {"demo", "train a tiny model with autograd and show what it learned", nibble::cli::demo},
+    {"demo", "the main job: Deep Compression of LeNet-300-100 and the CNN, every stage measured", nibble::cli::demo},
+    {"compress", "Deep Compression of a checkpoint: prune, share, Huffman-code into .nbz, run it int8", nibble::cli::compress},
     {"train", "train the Fashion-MNIST MLP or CNN and save a checkpoint", nibble::cli::train},
     {"lowrank-image", "compress a photo by SVD rank: PNGs, PSNR and bytes per rank", nibble::cli::lowrank_image},
     {"lowrank-report", "spectra, accuracy and latency of a trained model's layers by rank", nibble::cli::lowrank_report},

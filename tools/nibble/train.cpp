@@ -33,14 +33,15 @@ const char* kTrainSummary =
 std::shared_ptr<nn::Module> make_model(const std::string& kind) {
   if (kind == "mlp") return std::make_shared<nn::FashionMlp>();
   if (kind == "cnn") return std::make_shared<nn::FashionCnn>();
-  fail("nibble train", "unknown model '" + kind + "'", "use --model mlp or --model cnn");
+  if (kind == "lenet300") return std::make_shared<nn::LeNet300>();
+  fail("nibble train", "unknown model '" + kind + "'", "use --model mlp, cnn or lenet300");
 }
 
 }  // namespace
 
 int train(const Args& args) {
   const ArgParser opt("nibble train", args, kTrainSummary,
-                      {{"model", "mlp|cnn", "the model (default mlp)"},
+                      {{"model", "mlp|cnn|lenet300", "the model (default mlp; lenet300 = LeNet-300-100)"},
                        {"epochs", "N", "passes over the training set, 1..100000 (default 5)"},
                        {"lr", "X", "learning rate, in (0, 10] (default 0.01)"},
                        {"batch", "N", "images per step, 1..1048576 (default 64)"},
