@@ -12,10 +12,13 @@
 #include "compression/bitstream.h"
 #include "compression/huffman_codec.h"
 #include "core/io/atomic_file.h"
+#include "core/io/crc32.h"
 
 namespace nibble::compression {
 
 namespace {
+
+using io::crc32_of;
 
 constexpr uint8_t kMagic[4] = {0x89, 'N', 'B', 'Z'};
 constexpr uint16_t kVersion = 1;
@@ -36,16 +39,6 @@ constexpr uint8_t kGaps = 1;
 // Candidate gap alphabets A: symbols 0..A-2 are gaps, A-1 the escape (skip A-1 zeros, no weight).
 constexpr int kGapAlphabets[] = {4, 8, 16, 32, 64, 128, 256};
 
-uint32_t crc32_of(const uint8_t* data, size_t size) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (size > 0) {  // zlib takes uInt lengths: feed it in chunks
-    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-    crc = crc32(crc, data, chunk);
-    data += chunk;
-    size -= chunk;
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 int64_t numel_of(const std::vector<int64_t>& shape) {
   int64_t n = 1;

@@ -38,6 +38,18 @@ inline ::testing::AssertionResult gradcheck(const TensorFn& f, std::vector<Tenso
   return ::testing::AssertionFailure() << r.message;
 }
 
+// The message of the nibble::Error that `fn` throws, "" when it throws none (other exceptions
+// propagate): for tests that check several parts of one message.
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Convenience: expects `fn` to throw nibble::Error whose message contains `needle`.
 template <typename Fn>
 ::testing::AssertionResult throws_error_containing(Fn&& fn, const std::string& needle) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/io/atomic_file.h"
+#include "core/io/crc32.h"
 
 namespace nibble::io {
 
@@ -21,16 +22,6 @@ constexpr uint64_t kMaxElements = uint64_t{1} << 40;  // 4 TiB of floats: a dama
 constexpr uint64_t kMaxFileBytes = uint64_t{1}
                                    << 62;  // for messages only: "expected more than ..."
 
-uint32_t crc32_of(const unsigned char* data, size_t size) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (size > 0) {  // zlib takes uInt lengths: feed it in chunks
-    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-    crc = crc32(crc, data, chunk);
-    data += chunk;
-    size -= chunk;
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 // ---- little-endian encoding, byte by byte so it works on any host -------------------------------
 void put_u32(std::vector<unsigned char>& out, uint32_t v) {

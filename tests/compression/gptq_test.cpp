@@ -10,19 +10,13 @@
 
 #include "compression/gptq.h"
 #include "core/ops.h"
+#include "gradcheck.h"
 
 namespace {
 
 using namespace nibble;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const nibble::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nibble::testing::error_of;
 
 // A = B Bᵀ + I, symmetric positive definite.
 std::vector<double> random_spd(int64_t n, uint64_t seed) {

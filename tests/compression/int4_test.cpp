@@ -9,19 +9,13 @@
 
 #include "compression/int4.h"
 #include "core/ops.h"
+#include "gradcheck.h"
 
 namespace {
 
 using namespace nibble;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const nibble::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nibble::testing::error_of;
 
 TEST(Int4, PacksTwoCodesPerByteLowNibbleFirst) {
   // One group of 4: max|w| = 7 -> scale 1; codes 7, -2, 0, -7 -> nibbles 15, 6, 8, 1.

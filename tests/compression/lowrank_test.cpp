@@ -19,20 +19,14 @@
 #include "nn/activation.h"
 #include "nn/sequential.h"
 #include "optim/sgd.h"
+#include "gradcheck.h"
 
 namespace {
 
 using nibble::Shape;
 using nibble::Tensor;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const nibble::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nibble::testing::error_of;
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   const std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();

@@ -11,19 +11,13 @@
 #include "compression/lsq.h"
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "gradcheck.h"
 
 namespace {
 
 using namespace nibble;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const nibble::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nibble::testing::error_of;
 
 TEST(Lsq, ForwardByHand) {
   // s = 0.5, [-8, 7]: v = (0.6, -10, 4.4, 1.48) -> (1, -8, 4, 1) -> x̂ = (0.5, -4, 2, 0.5).

@@ -14,19 +14,13 @@
 #include "nn/linear.h"
 #include "nn/models.h"
 #include "nn/pooling.h"
+#include "gradcheck.h"
 
 namespace {
 
 using nibble::Tensor;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const nibble::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nibble::testing::error_of;
 
 }  // namespace
 

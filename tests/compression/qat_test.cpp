@@ -17,19 +17,13 @@
 #include "nn/activation.h"
 #include "nn/sequential.h"
 #include "optim/adam.h"
+#include "gradcheck.h"
 
 namespace {
 
 using namespace nibble;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const nibble::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nibble::testing::error_of;
 
 // ---- the double-precision reference ---------------------------------------------------------------
 
