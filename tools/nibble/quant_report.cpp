@@ -399,6 +399,19 @@ void gptq_rows(nn::FashionCnn& fp, const Tensor& calib, const data::FashionMnist
     layers.push_back({"conv1", im2col(x0.slice(0, 0, 128), fp.conv1())});
     layers.push_back({"conv2", im2col(x1.slice(0, 0, 128), fp.conv2())});
     layers.push_back({"fc", x2.contiguous()});
+    // im2col checked against conv2d: the rows times the weight must be the conv's output pixels.
+    const nn::Conv2d* convs[] = {&fp.conv1(), &fp.conv2()};
+    const Tensor inputs[] = {x0.slice(0, 0, 128), x1.slice(0, 0, 128)};
+    for (int i = 0; i < 2; ++i) {
+      const Tensor W = convs[i]->weight.reshape({convs[i]->out_channels, -1});
+      const Tensor ref = conv2d(inputs[i], convs[i]->weight, Tensor(), convs[i]->options)
+                             .permute({0, 2, 3, 1}).reshape({-1, convs[i]->out_channels}).contiguous();
+      const Tensor got = matmul(layers[static_cast<size_t>(i)].X, W.transpose(0, 1)).contiguous();
+      double diff = 0.0;
+      for (int64_t k = 0; k < ref.numel(); ++k) diff = std::max(diff, static_cast<double>(std::fabs(ref.data()[k] - got.data()[k])));
+      std::printf("  im2col check, %s: max |conv2d - im2col rows x W^T| = %.2e over %lld values\n",
+                  layers[static_cast<size_t>(i)].name.c_str(), diff, static_cast<long long>(ref.numel()));
+    }
   }
   gptq_rows(fp, layers, false, test);
 }
