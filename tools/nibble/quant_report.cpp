@@ -2,12 +2,16 @@
 // (nibble train --model mlp|cnn).
 //   - fp32 test accuracy, and the int8 kernels after post-training quantization
 //     (nn::QuantizedFashion*::from_float, min-max calibration) with their speed beside fp32;
-//   - (MLP) post-training quantization simulated with fake_quantize (compression/quantization.h):
+//   - (MLP and CNN) post-training quantization simulated with fake_quantize (compression/quantization.h):
 //     weights per-channel symmetric, each layer's input per tensor with each observer, at 8 and 4
 //     bits; calibration on the first 512 training images in batches of 64;
 //   - quantization-aware training with the library's modules (compression/qat.h): prepare_qat,
 //     `--qat-steps` Adam steps (batch 128, lr 1e-4) from the fp32 weights, then convert() to the int8
 //     kernels, at W8A8, W4A8 and W4A4; the same steps without quantization as the fair baseline.
+//   - GPTQ vs round-to-nearest at 4 and 3 bits (compression/gptq.h) on every layer: the MLP's
+//     Linears, the CNN's convs as their im2col matrix product (checked against conv2d) and fc;
+//   - with --transformer-steps N, a small character transformer (nn/transformer.h) trained on
+//     Debian's fortunes, then GPTQ vs RTN on each of its Linears: held-out bits/char and layer error.
 // Every number it prints is measured when it runs; nothing is cached.
 #include <algorithm>
 #include <chrono>
