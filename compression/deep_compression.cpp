@@ -445,7 +445,7 @@ Int8Model Int8Model::from_nbz(const NbzModel& file) {
 
 Tensor Int8Model::forward(const Tensor& images) const {
   if (arch_ == "cnn") return cnn_.forward(images);
-  return mlp_.forward_u8(images);
+  return mlp_.forward(images);  // faster than mlp_.forward_u8 (see the header)
 }
 
 // ---- the pipeline ---------------------------------------------------------------------------------

@@ -98,10 +98,13 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file);
 
 // The model on the int8 kernels, built from the file alone: int8 weights = codebook[code] with the
 // file's scales (QuantizedLinear/Conv2d::from_int8, no re-quantization), activation ranges from
-// "act_range". Fused ReLU after every layer but the last. Both kinds run as one uint8 pipeline: the
-// standardised images are quantized once, each layer but the last requantizes its output in the
-// GEMM's integer epilogue (to the file's output range, which is the next layer's input range), and
-// only the last layer returns floats.
+// "act_range". Fused ReLU after every layer but the last. The layers run in the course's quantized
+// models (nn/quantized_models.h): the CNN as one uint8 pipeline (QuantizedFashionCnn: quantized
+// once, each conv requantizing in its GEMM epilogue, pooling on bytes, float logits from fc);
+// the MLPs with float activations between the layers (QuantizedFashionMlp::forward), because the
+// uint8 chain (forward_u8, the same test accuracy: 0.8810) was measured slower:
+// 0.031 vs 0.017 ms at batch 1 and 379k vs 415k images/s at batch 256 on LeNet-300-100
+// (bench/nbz_speed_bench.cpp, compression/RESULTS.md).
 class Int8Model {
  public:
   static Int8Model from_nbz(const NbzModel& file);
@@ -116,7 +119,7 @@ class Int8Model {
  private:
   std::string arch_;
   // The course's quantized models run the layers (nn/quantized_models.h), whatever their widths.
-  nn::QuantizedFashionMlp mlp_;  // lenet300, mlp: uint8 from fc1's input to fc3 (forward_u8)
+  nn::QuantizedFashionMlp mlp_;  // lenet300, mlp: fc1 -> fc3, float between the layers
   nn::QuantizedFashionCnn cnn_;  // cnn: uint8 from conv1's input to fc
 };
 

@@ -182,7 +182,7 @@ TEST(DeepCompressionPipeline, ReloadedFileRunsTheInMemoryWeightsBitForBit) {
   }
 }
 
-// The file's int8 model (one uint8 pipeline, nn/quantized_models.h) against the float decode of
+// The file's int8 model (and the uint8 chain of its layers, forward_u8) against the float decode of
 // the same file, on real test images, for a LeNet-300-100 that has learned something (a random one
 // sits at chance, where agreement says little): a short training run, then a short compression.
 TEST(DeepCompressionPipeline, FileInt8ModelAgreesWithTheFloatDecodeOnRealImages) {
@@ -217,12 +217,15 @@ TEST(DeepCompressionPipeline, FileInt8ModelAgreesWithTheFloatDecodeOnRealImages)
   NoGradGuard g;
   const std::vector<int64_t> pf = argmax(decoded->forward(small_test.images), 1);
   const std::vector<int64_t> pq = argmax(q(small_test.images), 1);
-  int64_t right_f = 0, right_q = 0, agree = 0;
+  const std::vector<int64_t> pu = argmax(q.mlp().forward_u8(small_test.images), 1);
+  int64_t right_f = 0, right_q = 0, agree = 0, agree_u8 = 0;
   for (size_t i = 0; i < pf.size(); ++i) {
     right_f += pf[i] == small_test.labels[i];
     right_q += pq[i] == small_test.labels[i];
     agree += pf[i] == pq[i];
+    agree_u8 += pf[i] == pu[i];
   }
+  EXPECT_GE(agree_u8, 1960) << "uint8 chain: predictions that agree with the float decode, of 2000";
   const double acc_f = double(right_f) / 2000, acc_q = double(right_q) / 2000;
   EXPECT_GE(acc_f, 0.6) << "the short run should have learned (chance is 0.10)";
   EXPECT_NEAR(acc_f, r.stages[3].accuracy, 1e-12) << "the nbz stage is the float decode";
