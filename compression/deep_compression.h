@@ -103,7 +103,7 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file);
 // once, each conv requantizing in its GEMM epilogue, pooling on bytes, float logits from fc);
 // the MLPs with float activations between the layers (QuantizedFashionMlp::forward), because the
 // uint8 chain (forward_u8, the same test accuracy: 0.8810) was measured slower:
-// 0.031 vs 0.017 ms at batch 1 and 379k vs 415k images/s at batch 256 on LeNet-300-100
+// 0.026 vs 0.023 ms at batch 1 and 403k vs 455k images/s at batch 256 on LeNet-300-100, one thread
 // (bench/nbz_speed_bench.cpp, compression/RESULTS.md).
 class Int8Model {
  public:

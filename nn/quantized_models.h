@@ -14,8 +14,8 @@
 // QuantizedFashionMlp::forward keeps float activations between its layers (each layer quantizes its
 // input in one AVX2 pass): chaining uint8 through fc1 -> fc2 was measured slower at batch 256 (the
 // requantizing epilogue costs more than a float epilogue plus quantizing 256 x 256 floats).
-// (Measured again on a .nbz LeNet-300-100 file: forward_u8 0.031 ms at batch 1 against forward's
-// 0.017, 379k vs 415k images/s at batch 256; compression/RESULTS.md.)
+// (Measured again on a .nbz LeNet-300-100 file: forward_u8 0.026 ms at batch 1 against forward's
+// 0.023, 403k vs 455k images/s at batch 256; compression/RESULTS.md.)
 // forward_u8 is that uint8 chain (fc1, fc2 requantize in their epilogues, fc3 returns floats), for
 // models whose layers' ranges chain (the output range of one layer is the input range of the
 // next, as in a .nbz file): it quantizes once, and its results differ from forward's only where an
