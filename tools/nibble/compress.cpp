@@ -188,7 +188,12 @@ void print_compress_report(const DeepCompressionResult& r, const DeepCompression
   j << "{\n  \"arch\": \"" << r.arch << "\",\n  \"options\": {\"prune\": " << o.prune << ", \"schedule\": \""
     << o.schedule << "\", \"bits\": " << o.bits << ", \"share\": \"" << o.share
     << "\", \"finetune_epochs\": " << o.finetune_epochs << ", \"centroid_epochs\": " << o.centroid_epochs
-    << "},\n  \"weights\": " << r.compressed_weights << ",\n  \"stages\": [\n";
+    << ", \"distill\": ";
+  if (o.teacher)
+    j << "{\"temperature\": " << o.distill_temperature << ", \"alpha\": " << o.distill_alpha << "}";
+  else
+    j << "null";
+  j << "},\n  \"weights\": " << r.compressed_weights << ",\n  \"stages\": [\n";
   for (size_t i = 0; i < r.stages.size(); ++i) {
     const auto& s = r.stages[i];
     j << "    {\"stage\": \"" << json_escape(s.stage) << "\", \"nonzeros\": " << s.nonzeros
