@@ -242,6 +242,10 @@ TEST(DeepCompressionPipeline, DistillationFromAFrozenTeacher) {
   const data::FashionMnist train = tiny_set(1, 256), test = tiny_set(2, 64);
   manual_seed(11);
   const std::shared_ptr<nn::Module> teacher = make_model("mlp");
+  {  // a confident teacher (logits x 8), whose answers are far from a fresh student's
+    Tensor w = teacher->get_parameter("fc3.weight");
+    for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] *= 8.0f;
+  }
   const std::vector<float> teacher_before = teacher->get_parameter("fc1.weight").contiguous().to_vector();
   manual_seed(12);
   const std::shared_ptr<nn::Module> start = make_model("mlp");
@@ -250,7 +254,7 @@ TEST(DeepCompressionPipeline, DistillationFromAFrozenTeacher) {
     std::shared_ptr<nn::Module> model = start->clone();
     DeepCompressionOptions o;
     o.prune = 0.5;
-    o.bits = 6;
+    o.bits = 4;
     o.finetune_epochs = 6;  // 24 steps of batch 64
     o.centroid_epochs = 1;
     o.measure_speed = false;
@@ -282,7 +286,9 @@ TEST(DeepCompressionPipeline, DistillationFromAFrozenTeacher) {
     return total / (t.size() / 10);
   };
   const double kl_plain = kl_to_teacher(*plain), kl_distilled = kl_to_teacher(*alpha1);
-  EXPECT_LT(kl_distilled, 0.5 * kl_plain) << "distilled " << kl_distilled << ", plain " << kl_plain;
+  RecordProperty("kl_plain", std::to_string(kl_plain));
+  RecordProperty("kl_distilled", std::to_string(kl_distilled));
+  EXPECT_LT(kl_distilled, 0.6 * kl_plain) << "distilled " << kl_distilled << ", plain " << kl_plain;
   EXPECT_EQ(teacher->get_parameter("fc1.weight").contiguous().to_vector(), teacher_before);
   EXPECT_FALSE(teacher->get_parameter("fc1.weight").grad().defined());
   EXPECT_TRUE(teacher->get_parameter("fc1.weight").requires_grad()) << "the caller's teacher is not frozen, its clone is";
