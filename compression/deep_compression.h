@@ -44,6 +44,7 @@
 #include "core/tensor.h"
 #include "nn/module.h"
 #include "nn/quantized.h"
+#include "nn/quantized_models.h"
 
 namespace nibble::compression {
 
@@ -97,18 +98,29 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file);
 
 // The model on the int8 kernels, built from the file alone: int8 weights = codebook[code] with the
 // file's scales (QuantizedLinear/Conv2d::from_int8, no re-quantization), activation ranges from
-// "act_range". Fused ReLU after every layer but the last; the CNN runs uint8 end to end.
+// "act_range". Fused ReLU after every layer but the last. The layers run in the course's quantized
+// models (nn/quantized_models.h): the CNN as one uint8 pipeline (QuantizedFashionCnn: quantized
+// once, each conv requantizing in its GEMM epilogue, pooling on bytes, float logits from fc);
+// the MLPs with float activations between the layers (QuantizedFashionMlp::forward), because the
+// uint8 chain (forward_u8, the same test accuracy: 0.8810) was measured slower:
+// 0.026 vs 0.023 ms at batch 1 and 403k vs 455k images/s at batch 256 on LeNet-300-100, one thread
+// (bench/nbz_speed_bench.cpp, compression/RESULTS.md).
 class Int8Model {
  public:
   static Int8Model from_nbz(const NbzModel& file);
   Tensor forward(const Tensor& images) const;  // [B,1,28,28] -> logits [B,10]
   Tensor operator()(const Tensor& images) const { return forward(images); }
+  // The layers (for comparisons, e.g. bench/nbz_speed_bench.cpp): mlp() for lenet300 / mlp,
+  // cnn() for cnn; the other one is default-constructed.
+  const std::string& arch() const { return arch_; }
+  const nn::QuantizedFashionMlp& mlp() const { return mlp_; }
+  const nn::QuantizedFashionCnn& cnn() const { return cnn_; }
 
  private:
   std::string arch_;
-  float mean_ = 0.0f, std_ = 1.0f;
-  std::vector<nn::QuantizedLinear> linears_;  // MLPs: every layer; CNN: the final fc
-  std::vector<nn::QuantizedConv2d> convs_;    // CNN: conv1, conv2
+  // The course's quantized models run the layers (nn/quantized_models.h), whatever their widths.
+  nn::QuantizedFashionMlp mlp_;  // lenet300, mlp: fc1 -> fc3, float between the layers
+  nn::QuantizedFashionCnn cnn_;  // cnn: uint8 from conv1's input to fc
 };
 
 // ---- the pipeline -------------------------------------------------------------------------------
@@ -127,6 +139,14 @@ struct DeepCompressionOptions {
   int64_t calibration_images = 512;  // the first N training images: activation ranges
   uint64_t seed = 0;
   std::string work_dir;            // where each stage's file is written (a fresh temp dir if empty)
+  // Knowledge distillation during both fine-tuning stages (pruning, centroids): the loss becomes
+  // module 05's distillation_loss(student, teacher, labels, T, alpha) = alpha T^2 KL(p_t || p_s) +
+  // (1 - alpha) CE instead of CE. deep_compress runs a frozen clone of `teacher` (eval mode,
+  // requires_grad off, under NoGradGuard); the caller's teacher is not touched. Null: plain CE.
+  // The teacher may be any model with 10 logits for [B, 1, 28, 28] images (e.g. a larger one).
+  std::shared_ptr<const nn::Module> teacher;
+  double distill_temperature = 4.0;  // module 05's defaults (DistillerOptions)
+  double distill_alpha = 0.9;        // weight of the teacher's term
   int timing_repeats = 15;         // median of this many timings per measurement
   bool measure_speed = true;
   // Progress of the long loops: (label, steps done, steps total, running loss). May be empty.
@@ -164,7 +184,7 @@ struct DeepCompressionResult {
 };
 
 // Validates everything it can before any training (throws nibble::Error): arch, prune in [0, 1),
-// bits 2..8 (k-means), share, schedule, epochs >= 0, out writable.
+// bits 2..8 (k-means), share, schedule, epochs >= 0, out writable, distill T > 0 and alpha in [0, 1].
 void validate_options(const std::string& arch, const DeepCompressionOptions& options, const std::string& out);
 
 // Runs the whole pipeline on `model` (modified in place: pruned, shared), writes `out` (.nbz),

@@ -38,6 +38,16 @@ Tensor QuantizedFashionMlp::forward(const Tensor& images) const {
   return fc3(fc2(fc1(x)));               // [B,256] -> [B,128] -> [B,10]
 }
 
+Tensor QuantizedFashionMlp::forward_u8(const Tensor& images) const {
+  NIBBLE_CHECK(images.defined() && images.numel() % 784 == 0, "QuantizedFashionMlp::forward_u8",
+        "expects images [B, 1, 28, 28] or [B, 784], got " +
+            (images.defined() ? images.shape_str() : std::string("(undefined)")));
+  NoGradGuard no_grad;
+  const Tensor x = mul(add(images.reshape({-1, 784}), -input_mean), 1.0f / input_std);  // [B,784]
+  const QuantizedTensor q = quantize(x, fc1.input_params());  // the only float -> uint8 pass
+  return fc3(fc2.forward_u8(fc1.forward_u8(q)));              // uint8 [B,h1] -> [B,h2] -> float [B,10]
+}
+
 QuantizedFashionCnn QuantizedFashionCnn::from_float(const FashionCnn& model,
                                                     const Tensor& calibration_images,
                                                     Int8Kernel kernel, bool reduce_range) {

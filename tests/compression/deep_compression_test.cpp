@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/autograd.h"
 #include "core/io/temp_dir.h"
 #include "core/ops.h"
 #include "nn/checkpoint.h"
@@ -181,6 +182,118 @@ TEST(DeepCompressionPipeline, ReloadedFileRunsTheInMemoryWeightsBitForBit) {
   }
 }
 
+// The file's int8 model (and the uint8 chain of its layers, forward_u8) against the float decode of
+// the same file, on real test images, for a LeNet-300-100 that has learned something (a random one
+// sits at chance, where agreement says little): a short training run, then a short compression.
+TEST(DeepCompressionPipeline, FileInt8ModelAgreesWithTheFloatDecodeOnRealImages) {
+  data::FashionMnist train, test;
+  try {
+    train = data::load_fashion_mnist("train");
+    test = data::load_fashion_mnist("test");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "Fashion-MNIST not installed: " << e.what();
+  }
+  data::FashionMnist small_train, small_test;
+  small_train.images = train.images.slice(0, 0, 4096).contiguous();
+  small_train.labels.assign(train.labels.begin(), train.labels.begin() + 4096);
+  small_test.images = test.images.slice(0, 0, 2000).contiguous();
+  small_test.labels.assign(test.labels.begin(), test.labels.begin() + 2000);
+  manual_seed(5);
+  std::shared_ptr<nn::Module> model = make_model("lenet300");
+  TempDir dir;
+  DeepCompressionOptions o;
+  o.prune = 0.9;
+  o.bits = 5;
+  o.finetune_epochs = 1;  // 64 steps of batch 64: also trains the random model (~75%)
+  o.centroid_epochs = 0.25;
+  o.measure_speed = false;
+  o.work_dir = dir.path();
+  o.calibration_images = 256;
+  const std::string out = dir.file("m.nbz");
+  const DeepCompressionResult r = deep_compress(*model, "lenet300", small_train, small_test, o, out);
+  const NbzModel file = load_nbz(out);
+  const std::shared_ptr<nn::Module> decoded = float_model_from_nbz(file);
+  const Int8Model q = Int8Model::from_nbz(file);
+  NoGradGuard g;
+  const std::vector<int64_t> pf = argmax(decoded->forward(small_test.images), 1);
+  const std::vector<int64_t> pq = argmax(q(small_test.images), 1);
+  const std::vector<int64_t> pu = argmax(q.mlp().forward_u8(small_test.images), 1);
+  int64_t right_f = 0, right_q = 0, agree = 0, agree_u8 = 0;
+  for (size_t i = 0; i < pf.size(); ++i) {
+    right_f += pf[i] == small_test.labels[i];
+    right_q += pq[i] == small_test.labels[i];
+    agree += pf[i] == pq[i];
+    agree_u8 += pf[i] == pu[i];
+  }
+  EXPECT_GE(agree_u8, 1960) << "uint8 chain: predictions that agree with the float decode, of 2000";
+  const double acc_f = double(right_f) / 2000, acc_q = double(right_q) / 2000;
+  EXPECT_GE(acc_f, 0.6) << "the short run should have learned (chance is 0.10)";
+  EXPECT_NEAR(acc_f, r.stages[3].accuracy, 1e-12) << "the nbz stage is the float decode";
+  EXPECT_NEAR(acc_q, r.stages[4].accuracy, 1e-12) << "the int8 stage is this model";
+  EXPECT_LE(std::fabs(acc_q - acc_f), 0.01) << "float " << acc_f << " int8 " << acc_q;
+  EXPECT_GE(agree, 1960) << "predictions that agree, of 2000";
+}
+
+// Distillation during the fine-tuning stages (options.teacher): alpha = 0 is exactly the plain
+// cross-entropy run (the teacher's term weighs nothing), alpha = 1 pulls the student towards the
+// teacher (its KL to the teacher on the training images ends lower than after the plain run), and
+// the caller's teacher is left as it was, without gradients.
+TEST(DeepCompressionPipeline, DistillationFromAFrozenTeacher) {
+  const data::FashionMnist train = tiny_set(1, 256), test = tiny_set(2, 64);
+  manual_seed(11);
+  const std::shared_ptr<nn::Module> teacher = make_model("mlp");
+  {  // a confident teacher (logits x 8), whose answers are far from a fresh student's
+    Tensor w = teacher->get_parameter("fc3.weight");
+    for (int64_t i = 0; i < w.numel(); ++i) w.data()[i] *= 8.0f;
+  }
+  const std::vector<float> teacher_before = teacher->get_parameter("fc1.weight").contiguous().to_vector();
+  manual_seed(12);
+  const std::shared_ptr<nn::Module> start = make_model("mlp");
+  auto run = [&](bool distill, double alpha) {
+    TempDir dir;
+    std::shared_ptr<nn::Module> model = start->clone();
+    DeepCompressionOptions o;
+    o.prune = 0.5;
+    o.bits = 4;
+    o.finetune_epochs = 6;  // 24 steps of batch 64
+    o.centroid_epochs = 1;
+    o.measure_speed = false;
+    o.work_dir = dir.path();
+    o.calibration_images = 32;
+    if (distill) o.teacher = teacher;
+    o.distill_temperature = 1.0;
+    o.distill_alpha = alpha;
+    deep_compress(*model, "mlp", train, test, o, dir.file("m.nbz"));
+    return model;
+  };
+  const std::shared_ptr<nn::Module> plain = run(false, 0.9), alpha0 = run(true, 0.0), alpha1 = run(true, 1.0);
+  for (const char* p : {"fc1.weight", "fc2.weight", "fc3.weight", "fc3.bias"})
+    EXPECT_EQ(alpha0->get_parameter(p).contiguous().to_vector(), plain->get_parameter(p).contiguous().to_vector()) << p;
+  // KL(p_teacher || p_student) on the training images, in double, from the logits.
+  auto kl_to_teacher = [&](nn::Module& student) {
+    NoGradGuard g;
+    const std::vector<float> t = teacher->forward(train.images).to_vector(), s = student.forward(train.images).to_vector();
+    double total = 0;
+    for (size_t row = 0; row < t.size() / 10; ++row) {
+      double mt = -1e300, ms = -1e300, zt = 0, zs = 0;
+      for (size_t c = 0; c < 10; ++c) mt = std::max(mt, double(t[row * 10 + c])), ms = std::max(ms, double(s[row * 10 + c]));
+      for (size_t c = 0; c < 10; ++c) zt += std::exp(t[row * 10 + c] - mt), zs += std::exp(s[row * 10 + c] - ms);
+      for (size_t c = 0; c < 10; ++c) {
+        const double lpt = t[row * 10 + c] - mt - std::log(zt), lps = s[row * 10 + c] - ms - std::log(zs);
+        total += std::exp(lpt) * (lpt - lps);
+      }
+    }
+    return total / (t.size() / 10);
+  };
+  const double kl_plain = kl_to_teacher(*plain), kl_distilled = kl_to_teacher(*alpha1);
+  RecordProperty("kl_plain", std::to_string(kl_plain));
+  RecordProperty("kl_distilled", std::to_string(kl_distilled));
+  EXPECT_LT(kl_distilled, 0.6 * kl_plain) << "distilled " << kl_distilled << ", plain " << kl_plain;
+  EXPECT_EQ(teacher->get_parameter("fc1.weight").contiguous().to_vector(), teacher_before);
+  EXPECT_FALSE(teacher->get_parameter("fc1.weight").grad().defined());
+  EXPECT_TRUE(teacher->get_parameter("fc1.weight").requires_grad()) << "the caller's teacher is not frozen, its clone is";
+}
+
 TEST(DeepCompressionPipeline, BadOptionsAreRejectedBeforeAnyWork) {
   TempDir dir;
   const std::string out = dir.file("m.nbz");
@@ -217,7 +330,10 @@ TEST(DeepCompressionCli, BadInputExits2AndWritesNothing) {
   const std::string good = dir.file("mlp.ckpt") + " --arch mlp --out " + dir.file("m.nbz");
   for (const std::string& bad : {dir.file("mlp.ckpt") + " --arch lenet300 --out " + dir.file("m.nbz"),  // wrong arch
                                  good + " --prune 1.0", good + " --bits 9", good + " --data " + dir.file("empty"),
-                                 dir.file("mlp.ckpt") + " --arch mlp --out " + dir.file("missing/m.nbz")}) {
+                                 dir.file("mlp.ckpt") + " --arch mlp --out " + dir.file("missing/m.nbz"),
+                                 good + " --distill-from " + dir.file("no-teacher.ckpt"),
+                                 good + " --distill-from " + dir.file("mlp.ckpt") + " --teacher-arch cnn",
+                                 good + " --distill-from " + dir.file("mlp.ckpt") + " --alpha 1.5"}) {
     SCOPED_TRACE(bad);
     const int status = std::system((cli + bad + quiet).c_str());
     ASSERT_TRUE(WIFEXITED(status));

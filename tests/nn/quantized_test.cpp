@@ -644,6 +644,41 @@ TEST(QuantizedModels, FashionMlpAgreesWithFloatOnRealTestImages) {
   RecordProperty("worst_error_over_bound", std::to_string(worst_ratio));
 }
 
+// forward_u8 chains uint8 through fc1 -> fc2 (each requantizing in its epilogue to its calibrated
+// output range, which is the next layer's calibrated input range) where forward quantizes each
+// layer's float input: the same codes up to a rounding step, so nearly the same logits.
+TEST(QuantizedModels, FashionMlpUint8ChainAgreesWithTheFloatChain) {
+  data::FashionMnist test;
+  try {
+    test = data::load_fashion_mnist("test");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "Fashion-MNIST not installed: " << e.what();
+  }
+  manual_seed(2025);
+  FashionMlp model;
+  model.eval();
+  NoGradGuard g;
+  const Tensor images = test.images.slice(0, 0, 512);
+  const QuantizedFashionMlp q = QuantizedFashionMlp::from_float(model, test.images.slice(0, 1000, 1256));
+  // The chain is possible only because the ranges line up.
+  EXPECT_EQ(q.fc1.output_params().scale, q.fc2.input_params().scale);
+  EXPECT_EQ(q.fc1.output_params().zero_point, q.fc2.input_params().zero_point);
+  const Tensor a = q.forward(images), b = q.forward_u8(images), f = model(images);
+  ASSERT_EQ(b.shape(), (Shape{512, 10}));
+  // A hidden code moves by at most one step, so the logits move by a small fraction of the
+  // quantization error itself (float vs int8 of the same model).
+  const double chain_diff = max(abs(a - b)).item(), quant_err = max(abs(a - f)).item();
+  EXPECT_GT(chain_diff, 0.0) << "integer and float requantization should differ somewhere";
+  EXPECT_LT(chain_diff, 0.5 * quant_err) << "chain vs float chain " << chain_diff << ", int8 vs float " << quant_err;
+  const std::vector<int64_t> pa = argmax(a, 1), pb = argmax(b, 1);
+  int agree = 0;
+  for (size_t i = 0; i < pa.size(); ++i) agree += pa[i] == pb[i];
+  EXPECT_GE(agree, 507) << agree << " / 512";
+  // No output range on dynamic layers: the uint8 chain refuses them.
+  const QuantizedFashionMlp dyn = QuantizedFashionMlp::from_float(model, Tensor());
+  EXPECT_THROW(dyn.forward_u8(images), Error);
+}
+
 TEST(QuantizedModels, FashionCnnRunsAndAgreesOnRandomImages) {
   manual_seed(7);
   FashionCnn model;

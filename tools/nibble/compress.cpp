@@ -188,7 +188,12 @@ void print_compress_report(const DeepCompressionResult& r, const DeepCompression
   j << "{\n  \"arch\": \"" << r.arch << "\",\n  \"options\": {\"prune\": " << o.prune << ", \"schedule\": \""
     << o.schedule << "\", \"bits\": " << o.bits << ", \"share\": \"" << o.share
     << "\", \"finetune_epochs\": " << o.finetune_epochs << ", \"centroid_epochs\": " << o.centroid_epochs
-    << "},\n  \"weights\": " << r.compressed_weights << ",\n  \"stages\": [\n";
+    << ", \"distill\": ";
+  if (o.teacher)
+    j << "{\"temperature\": " << o.distill_temperature << ", \"alpha\": " << o.distill_alpha << "}";
+  else
+    j << "null";
+  j << "},\n  \"weights\": " << r.compressed_weights << ",\n  \"stages\": [\n";
   for (size_t i = 0; i < r.stages.size(); ++i) {
     const auto& s = r.stages[i];
     j << "    {\"stage\": \"" << json_escape(s.stage) << "\", \"nonzeros\": " << s.nonzeros
@@ -226,6 +231,10 @@ int compress(const Args& args) {
                        {"finetune-epochs", "N", "epochs of pruning + fine-tuning (default 3)"},
                        {"centroid-epochs", "N", "epochs of k-means centroid fine-tuning (default 1)"},
                        {"lr", "X", "fine-tuning learning rate (default 0.01, momentum 0.9, batch 64)"},
+                       {"distill-from", "FILE", "fine-tune by distillation from this teacher checkpoint (module 05)"},
+                       {"teacher-arch", "lenet300|mlp|cnn", "the teacher's architecture (default: --arch)"},
+                       {"temperature", "T", "distillation temperature (default 4)"},
+                       {"alpha", "A", "weight of the teacher's term, [0, 1] (default 0.9)"},
                        {"data", "DIR", "IDX dataset folder (default: Debian's Fashion-MNIST)"},
                        {"limit", "N", "fine-tune on the first N training images only (quick runs)"},
                        {"seed", "N", "random seed (default 0)"},
@@ -252,6 +261,10 @@ int compress(const Args& args) {
   o.centroid_epochs = opt.get_double("centroid-epochs", o.centroid_epochs, ArgParser::in_range(0, 1000));
   o.lr = static_cast<float>(opt.get_double("lr", o.lr, ArgParser::in_range(1e-6, 10)));
   o.seed = static_cast<uint64_t>(opt.get_int("seed", 0, 0, 1LL << 62));
+  const std::string teacher_ckpt = opt.get("distill-from", "");
+  const std::string teacher_arch = opt.get("teacher-arch", arch);
+  o.distill_temperature = opt.get_double("temperature", o.distill_temperature, ArgParser::in_range(1e-3, 1000));
+  o.distill_alpha = opt.get_double("alpha", o.distill_alpha, ArgParser::in_range(0, 1));
   const std::string out = opt.get("out", "");
   check(!out.empty(), op, "needs --out FILE", "e.g. --out model.nbz");
   const std::string json = opt.get("json", "");
@@ -277,6 +290,21 @@ int compress(const Args& args) {
          "give its architecture with --arch lenet300, mlp or cnn");
   }
 
+  if (!teacher_ckpt.empty()) {
+    check(fs::is_regular_file(teacher_ckpt, ec), op, "cannot read the teacher checkpoint " + teacher_ckpt,
+          "train one: nibble train --model " + teacher_arch + " --out " + teacher_ckpt);
+    std::shared_ptr<nn::Module> teacher = compression::make_model(teacher_arch);
+    try {
+      nn::load(*teacher, teacher_ckpt);
+    } catch (const Error& e) {
+      std::string first = e.what();
+      first = first.substr(0, first.find('\n'));
+      fail(op, teacher_ckpt + " is not a " + teacher_arch + " checkpoint (" + first + ")",
+           "give the teacher's architecture with --teacher-arch lenet300, mlp or cnn");
+    }
+    o.teacher = teacher;
+  }
+
   data::FashionMnist train = load_idx_folder(data_dir, "train");
   const data::FashionMnist test = load_idx_folder(data_dir, "test");
   if (limit > 0 && limit < train.images.size(0)) {
@@ -284,6 +312,9 @@ int compress(const Args& args) {
     train.labels.resize(static_cast<size_t>(limit));
   }
   std::printf("compressing %s (%s) on %s\n", ckpt.c_str(), arch.c_str(), data_dir.c_str());
+  if (o.teacher)
+    std::printf("fine-tuning by distillation from %s (%s, T = %g, alpha = %g)\n", teacher_ckpt.c_str(),
+                teacher_arch.c_str(), o.distill_temperature, o.distill_alpha);
   const DeepCompressionResult r = run_pipeline(*model, arch, train, test, o, out);
   print_compress_report(r, o, json, png);
   fs::remove_all(r.work_dir, ec);  // the stage files (made by deep_compress: o.work_dir was empty)
