@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <initializer_list>
 #include <vector>
 
@@ -321,10 +322,16 @@ Tensor decode_image(const unsigned char* data, size_t size, const std::string& s
     fail("load_image", where + "cannot decode image (" + failure_reason() + ")",
          "is the file a complete PNG/JPEG/BMP/PGM/PPM? it may be truncated or not an image at all");
   }
-  const int64_t values = static_cast<int64_t>(width) * height * channels;
-  NIBBLE_CHECK(width >= 1 && height >= 1 && values <= max_values, "load_image",
+  // Divide instead of multiplying: a header may claim width = height = 2^31 - 1, whose product
+  // times the channels overflows int64 (found by the fuzzer, tests/fuzz/regressions/image/).
+  char claimed[32];
+  std::snprintf(claimed, sizeof claimed, "%.0f", static_cast<double>(width) * height * channels);
+  const bool fits = width >= 1 && height >= 1 && channels >= 1 &&
+                    static_cast<int64_t>(width) <= max_values / height / channels;
+  NIBBLE_CHECK(fits, "load_image",
                where + "the image is " + std::to_string(width) + " x " + std::to_string(height) +
-                   " x " + std::to_string(channels) + " = " + std::to_string(values) +
+                   " x " + std::to_string(channels) + " = " +
+                   claimed +
                    " values, more than the limit " + std::to_string(max_values),
                "shrink the image, or pass a larger max_values to load_image / decode_image");
 
