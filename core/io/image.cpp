@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 #include <vector>
 
@@ -25,6 +26,18 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #pragma GCC diagnostic ignored "-Wtype-limits"
+// Every allocation stb_image makes goes through these (declared below, defined after the include):
+// they refuse any block larger than the budget decode_image sets for the image at hand, so a small
+// file whose header is honest about its size but whose data expands without bound (a zlib bomb in a
+// PNG's IDAT, whose output buffer stb doubles until 2 GiB) fails as "outofmem" instead of
+// exhausting memory. Found by the CI fuzz run (tests/fuzz/regressions/image/).
+namespace nibble::io::stb_budget {
+void* malloc_within(size_t size);
+void* realloc_within(void* block, size_t size);
+}  // namespace nibble::io::stb_budget
+#define STBI_MALLOC(size) nibble::io::stb_budget::malloc_within(size)
+#define STBI_REALLOC(block, size) nibble::io::stb_budget::realloc_within(block, size)
+#define STBI_FREE(block) std::free(block)
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #define STBI_NO_STDIO
@@ -40,6 +53,29 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
+
+namespace nibble::io::stb_budget {
+
+// The largest block stb may allocate while this thread decodes; 0 outside decode_image (the PNG
+// encoder uses stb_image_write's own allocator, which this does not touch).
+thread_local size_t g_max_block = 0;
+
+void* malloc_within(size_t size) { return size <= g_max_block ? std::malloc(size) : nullptr; }
+
+void* realloc_within(void* block, size_t size) {
+  return size <= g_max_block ? std::realloc(block, size) : nullptr;
+}
+
+// Sets the budget for one decode and clears it on every way out (stb's errors, our exceptions).
+class Scope {
+ public:
+  explicit Scope(size_t max_block) { g_max_block = max_block; }
+  ~Scope() { g_max_block = 0; }
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+};
+
+}  // namespace nibble::io::stb_budget
 
 namespace nibble::io {
 
@@ -318,7 +354,12 @@ Tensor decode_image(const unsigned char* data, size_t size, const std::string& s
 
   // The size from the header, before stb allocates anything for the pixels.
   int width = 0, height = 0, channels = 0;
-  if (stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &channels) == 0) {
+  int header_ok = 0;
+  {
+    const stb_budget::Scope budget(size_t{1} << 20);  // the decoder's state, no pixels yet
+    header_ok = stbi_info_from_memory(data, static_cast<int>(size), &width, &height, &channels);
+  }
+  if (header_ok == 0) {
     fail("load_image", where + "cannot decode image (" + failure_reason() + ")",
          "is the file a complete PNG/JPEG/BMP/PGM/PPM? it may be truncated or not an image at all");
   }
@@ -335,9 +376,22 @@ Tensor decode_image(const unsigned char* data, size_t size, const std::string& s
                    " values, more than the limit " + std::to_string(max_values),
                "shrink the image, or pass a larger max_values to load_image / decode_image");
 
+  // stb's largest honest block: a 16-bit PNG's inflated rows (2 bytes a value plus a filter byte a
+  // row, and stb's own slack) or a progressive JPEG's coefficients (2 bytes a value, rounded up to
+  // whole 8 x 8 blocks at the largest subsampling) -- both under 8 bytes a value; 1 MiB covers the
+  // fixed tables of a tiny image.
+  const int64_t values = static_cast<int64_t>(width) * height * channels;  // <= max_values: checked
+  const stb_budget::Scope budget(static_cast<size_t>(values) * 8 + (size_t{1} << 20));
   unsigned char* pixels =
       stbi_load_from_memory(data, static_cast<int>(size), &width, &height, &channels,
                             /*desired_channels=*/0);
+  if (pixels == nullptr && failure_reason() == "outofmem") {
+    fail("load_image",
+         where + "cannot decode image: decoding needs a block of memory larger than a " +
+             std::to_string(width) + " x " + std::to_string(height) + " x " +
+             std::to_string(channels) + " image can (its compressed data expands far beyond its pixels)",
+         "the file is damaged or crafted; re-save it with an image editor");
+  }
   if (pixels == nullptr) {
     fail("load_image", where + "cannot decode image (" + failure_reason() + ")",
          "is the file a complete PNG/JPEG/BMP/PGM/PPM? it may be truncated or not an image at all");

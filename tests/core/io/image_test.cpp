@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <zlib.h>
+
 #include "core/io/temp_dir.h"
 #include "gradcheck.h"
 
@@ -303,6 +305,37 @@ TEST(Image, TheSizeLimitIsCheckedFromTheHeaderBeforeDecoding) {
       small + ": the image is 20 x 10 x 3 = 600 values, more than the limit 599"));
   EXPECT_EQ(load_image(small, 600).shape(), (Shape{3, 10, 20}));
   EXPECT_TRUE(throws_error_containing([&] { load_image(small, 0); }, "max_values must be >= 1"));
+}
+
+// A PNG whose header is honest (1 x 1 grey) but whose IDAT inflates to 64 MiB of zeros: stb grows its
+// output buffer by doubling and, without a cap, allocates whatever the data expands to (the CI fuzz
+// run saw a 2 GiB request). decode_image caps every stb allocation by the header's size.
+TEST(Image, DataThatInflatesFarBeyondTheHeaderSizeIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("bomb.png");
+  std::vector<unsigned char> png = png_header(1, 1, 0);
+  const std::vector<unsigned char> zeros(size_t{64} << 20, 0);
+  uLongf packed_size = compressBound(static_cast<uLong>(zeros.size()));
+  std::vector<unsigned char> packed(packed_size);
+  ASSERT_EQ(compress2(packed.data(), &packed_size, zeros.data(), static_cast<uLong>(zeros.size()), 9),
+            Z_OK);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    png.push_back(static_cast<unsigned char>(packed_size >> shift));
+  for (char c : {'I', 'D', 'A', 'T'}) png.push_back(static_cast<unsigned char>(c));
+  png.insert(png.end(), packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(packed_size));
+  for (int k = 0; k < 4; ++k) png.push_back(0);  // CRC (stb does not check it)
+  const unsigned char iend[] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+  png.insert(png.end(), iend, iend + sizeof iend);
+  ASSERT_LT(png.size(), size_t{1} << 17);  // a small file...
+  write_bytes(path, png);
+  EXPECT_TRUE(throws_error_containing(  // ...refused without decoding its 64 MiB
+      [&] { load_image(path); },
+      path + ": cannot decode image: decoding needs a block of memory larger than a 1 x 1 x 1 image can"));
+
+  // The cap leaves honest images alone (RealJpegsStillLoad reads real photos through it too).
+  const std::string fine = dir.file("fine.png");
+  save_png(fine, levels_image(3, 40, 30));
+  EXPECT_EQ(load_image(fine).shape(), (Shape{3, 40, 30}));
 }
 
 TEST(Image, FailedSaveLeavesNoFileAndNoTemp) {
