@@ -626,6 +626,9 @@ DeepCompressionResult deep_compress(nn::Module& model, const std::string& arch, 
     centroids[li].assign(shared[li].codebook.begin(), shared[li].codebook.end());
     tie_weight(weight_of(layer_module(model, layers[li])), shared[li], centroids[li]);
   }
+  if (o.share == "kmeans") {
+    for (CompressedWeight& cw : shared) order_codebook_by_use(cw);  // a cheaper Huffman table (nbz.h)
+  }
   const std::string shared_path = dir + "/shared.bin";
   write_csr_file(shared_path, model, layers, &shared);
   add_row("shared", shared_path, nonzeros(model), float_forward(model));
@@ -636,7 +639,8 @@ DeepCompressionResult deep_compress(nn::Module& model, const std::string& arch, 
   const NbzStats stats = module_step("01", "Huffman coding", [&] { return save_nbz(res.written, out); });
   for (const NbzLayerStats& s : stats.layers)
     res.coding.push_back({s.name, s.weights, s.nonzeros, s.sparsity_encoding, s.entropy_codes_bits,
-                          s.huffman_codes_bits, s.entropy_positions_bits, s.huffman_positions_bits});
+                          s.huffman_codes_bits, s.table_codes_bits, s.entropy_positions_bits,
+                          s.huffman_positions_bits, s.table_positions_bits});
   const NbzModel reloaded = module_step("01", "Huffman decoding", [&] { return load_nbz(out); });
   std::shared_ptr<nn::Module> decoded = float_model_from_nbz(reloaded);
   add_row("nbz", out, nonzeros(*decoded), float_forward(*decoded));

@@ -168,8 +168,9 @@ struct LayerCodingRow {
   std::string name;
   int64_t weights = 0, nonzeros = 0;
   std::string sparsity_encoding;
-  double entropy_codes_bits = 0, huffman_codes_bits = 0;
-  double entropy_positions_bits = 0, huffman_positions_bits = 0;
+  // Huffman bits = code-length table + codewords (the streams' exact size); table = the first part.
+  double entropy_codes_bits = 0, huffman_codes_bits = 0, table_codes_bits = 0;
+  double entropy_positions_bits = 0, huffman_positions_bits = 0, table_positions_bits = 0;
 };
 
 struct DeepCompressionResult {

@@ -148,6 +148,15 @@ int64_t stream_bits(const std::vector<int64_t>& counts) {
   return bits;
 }
 
+int64_t codeword_bits(const std::vector<int64_t>& counts) {
+  int last = 0;
+  if (used_symbols(counts, &last) < 2) return 0;
+  const std::vector<int> lengths = limited_code_lengths(counts);
+  int64_t bits = 0;
+  for (size_t s = 0; s < counts.size(); ++s) bits += counts[s] * lengths[s];
+  return bits;
+}
+
 std::vector<uint8_t> encode_stream(const std::vector<uint8_t>& symbols, int alphabet, int64_t* bits) {
   NIBBLE_CHECK(alphabet >= 1 && alphabet <= kMaxAlphabet, "encode_stream",
                "alphabet of " + std::to_string(alphabet) + " symbols (allowed 1..256)");

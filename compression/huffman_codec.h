@@ -47,6 +47,10 @@ std::vector<uint32_t> canonical_codewords(const std::vector<int>& lengths);
 // would write for symbols with these counts; 0 when no symbol occurs (an empty stream).
 int64_t stream_bits(const std::vector<int64_t>& counts);
 
+// The codewords' share of stream_bits: sum over s of counts[s] x the length of s (0 for a one-symbol
+// or empty stream). stream_bits - codeword_bits is the code-length table.
+int64_t codeword_bits(const std::vector<int64_t>& counts);
+
 // The stream of `symbols` (each < alphabet) as bytes; empty when symbols is empty.
 // *bits (optional) receives stream_bits of the symbols' counts.
 std::vector<uint8_t> encode_stream(const std::vector<uint8_t>& symbols, int alphabet, int64_t* bits = nullptr);

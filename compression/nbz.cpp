@@ -237,6 +237,7 @@ void write_layer(ByteWriter& w, const NbzLayer& layer, NbzLayerStats& stats) {
     stats.sparsity_encoding = "gaps";
     stats.entropy_positions_bits = entropy_bits(counts);
     stats.huffman_positions_bits = static_cast<double>(bits);
+    stats.table_positions_bits = static_cast<double>(bits - codeword_bits(counts));
   } else {
     positions_stream = bitmap_of(cw.positions, numel);
     stats.sparsity_encoding = "bitmap";
@@ -247,6 +248,7 @@ void write_layer(ByteWriter& w, const NbzLayer& layer, NbzLayerStats& stats) {
   for (const uint8_t c : cw.codes) ++code_counts[c];
   stats.entropy_codes_bits = entropy_bits(code_counts);
   stats.huffman_codes_bits = static_cast<double>(code_bits);
+  stats.table_codes_bits = static_cast<double>(code_bits - codeword_bits(code_counts));
 
   // The record after its length field (FORMAT.md, "Layer record").
   ByteWriter r;
@@ -663,6 +665,23 @@ Tensor decode_weight(const CompressedWeight& w) {
     o[e] = w.scales[static_cast<size_t>(e / per_channel)] * static_cast<float>(w.codebook[w.codes[i]]);
   }
   return out;
+}
+
+void order_codebook_by_use(CompressedWeight& w) {
+  validate_weight(w, "order_codebook_by_use", "weight");
+  std::vector<int64_t> uses(w.codebook.size(), 0);
+  for (const uint8_t c : w.codes) ++uses[c];
+  std::vector<size_t> order(w.codebook.size());  // order[new code] = old code
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return uses[a] > uses[b]; });
+  std::vector<uint8_t> relabel(order.size());  // relabel[old code] = new code
+  std::vector<int8_t> codebook(order.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    relabel[order[k]] = static_cast<uint8_t>(k);
+    codebook[k] = w.codebook[order[k]];
+  }
+  w.codebook = codebook;
+  for (uint8_t& c : w.codes) c = relabel[c];
 }
 
 }  // namespace nibble::compression

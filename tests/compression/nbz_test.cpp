@@ -495,6 +495,76 @@ TEST(Nbz, SparseFiveBitLayerNearEntropy) {
             << 8.0 * stats.file_bytes / s.weights << " bits/weight; fp32 " << 4 * s.weights << " B)\n";
 }
 
+// The stats split each stream into its code-length table and its codewords; the table's size is
+// read back from the file: where HuffmanDecoder::read_table stops in the stream.
+TEST(Nbz, TableBitsAreWhereTheDecoderFinishesReadingTheTable) {
+  std::mt19937_64 rng(5);
+  NbzModel m;
+  m.layers.push_back(make_layer("fc", random_weight(rng, {40, 300}, 0.08, 4)));
+  NbzStats stats;
+  const Bytes file = encode(m, &stats);
+  const NbzLayerStats& s = stats.layers[0];
+  const FileLayout l = layout_of_first_layer(file);
+  ASSERT_EQ(s.sparsity_encoding, "gaps");
+  const int alphabet = static_cast<int>(read_le(file, l.alphabet, 2));
+
+  BitReader codes(file.data() + l.codes, l.codes_bytes);
+  HuffmanDecoder code_decoder;
+  code_decoder.read_table(codes, 16);
+  EXPECT_EQ(s.table_codes_bits, static_cast<double>(codes.position()));
+  BitReader gaps(file.data() + l.positions, l.positions_bytes);
+  HuffmanDecoder gap_decoder;
+  gap_decoder.read_table(gaps, alphabet);
+  EXPECT_EQ(s.table_positions_bits, static_cast<double>(gaps.position()));
+
+  // The codewords alone: Huffman's own cost, within 2% of the entropy here (~950 symbols).
+  std::map<int, int64_t> counts;
+  for (const uint8_t c : m.layers[0].weight.codes) ++counts[c];
+  const double h = entropy_of_counts(counts);
+  EXPECT_GE(s.huffman_codes_bits - s.table_codes_bits, h);
+  EXPECT_LE(s.huffman_codes_bits - s.table_codes_bits, 1.02 * h);
+}
+
+// A k-means codebook sorted by value over pruned weights: the middle codes (small weights) are rare,
+// the shoulders common, so the Huffman lengths go down, up and down again along the symbols.
+TEST(Nbz, OrderingTheCodebookByUseKeepsTheWeightAndShrinksTheTable) {
+  std::mt19937_64 rng(9);
+  CompressedWeight w;
+  w.shape = {20, 50};
+  w.bits = 4;
+  for (int k = 0; k < 16; ++k) w.codebook.push_back(static_cast<int8_t>(-120 + 16 * k));
+  w.scales.assign(20, 0.01f);
+  // Bimodal: codes near 3 and 12 common, the middle (7, 8) and the ends rare.
+  std::vector<double> p(16);
+  for (int k = 0; k < 16; ++k) p[static_cast<size_t>(k)] = std::exp(-0.5 * std::pow(std::min(std::abs(k - 3), std::abs(k - 12)) / 1.5, 2.0));
+  std::discrete_distribution<int> draw(p.begin(), p.end());
+  for (int64_t e = 0; e < 1000; e += 3) {
+    w.positions.push_back(e);
+    w.codes.push_back(static_cast<uint8_t>(draw(rng)));
+  }
+  const nibble::Tensor before = decode_weight(w);
+  NbzModel by_value, by_use;
+  by_value.layers.push_back(make_layer("fc", w));
+  order_codebook_by_use(w);
+  by_use.layers.push_back(make_layer("fc", w));
+
+  const nibble::Tensor after = decode_weight(w);
+  for (int64_t i = 0; i < before.numel(); ++i) ASSERT_EQ(after.data()[i], before.data()[i]) << "element " << i;
+  std::vector<int64_t> uses(16, 0);
+  for (const uint8_t c : w.codes) ++uses[c];
+  for (size_t k = 1; k < uses.size(); ++k) EXPECT_GE(uses[k - 1], uses[k]) << "code " << k;
+
+  NbzStats value_stats, use_stats;
+  encode(by_value, &value_stats);
+  encode(by_use, &use_stats);
+  const NbzLayerStats &v = value_stats.layers[0], &u = use_stats.layers[0];
+  EXPECT_EQ(u.huffman_codes_bits - u.table_codes_bits, v.huffman_codes_bits - v.table_codes_bits)
+      << "relabelling symbols does not change the codeword lengths' multiset";
+  EXPECT_LT(u.table_codes_bits, v.table_codes_bits - 10)
+      << "by use " << u.table_codes_bits << " bits, by value " << v.table_codes_bits;
+  EXPECT_LE(use_stats.file_bytes, value_stats.file_bytes);
+}
+
 TEST(Nbz, OneSymbolStreamCostsNoBitsPerSymbol) {
   std::mt19937_64 rng(3);
   CompressedWeight w = random_weight(rng, {50, 60}, 0.5, 4);

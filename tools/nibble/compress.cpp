@@ -168,16 +168,22 @@ void print_compress_report(const DeepCompressionResult& r, const DeepCompression
       std::printf("  %s %lld (%.2fx)", std::string(tool).substr(0, std::string(tool).find(' ')).c_str(),
                   static_cast<long long>(b), static_cast<double>(fp32_bytes) / b);
   }
-  std::printf("\n  Huffman coding per layer (bits; entropy = the empirical entropy of the symbols x their count):\n");
-  std::printf("  %-6s %8s %8s %-7s %12s %12s %7s %12s %12s %7s\n", "layer", "weights", "kept", "sparsity",
-              "codes H", "Huffman", "over", "gaps H", "Huffman", "over");
+  std::printf(
+      "\n  Huffman coding per layer, in bits. H: the empirical entropy of the stream's symbols x their count;\n"
+      "  words: the codewords, over: how far they exceed H (Huffman's own cost); table: the stream's\n"
+      "  code-length table (the decoder's side information); all: words + table against H.\n");
+  std::printf("  %-6s %7s %6s %-7s | %8s %8s %6s %5s %6s | %8s %8s %6s %5s %6s\n", "layer", "weights", "kept",
+              "where", "codes H", "words", "over", "table", "all", "gaps H", "words", "over", "table", "all");
   for (const auto& c : r.coding) {
-    auto over = [](double h, double huff) { return h > 0 ? 100.0 * (huff - h) / h : 0.0; };
-    std::printf("  %-6s %8lld %8lld %-8s %12.0f %12.0f %6.2f%% %12.0f %12.0f %6.2f%%\n", c.name.c_str(),
-                static_cast<long long>(c.weights), static_cast<long long>(c.nonzeros), c.sparsity_encoding.c_str(),
-                c.entropy_codes_bits, c.huffman_codes_bits, over(c.entropy_codes_bits, c.huffman_codes_bits),
-                c.entropy_positions_bits, c.huffman_positions_bits,
-                over(c.entropy_positions_bits, c.huffman_positions_bits));
+    auto over = [](double h, double bits) { return h > 0 ? 100.0 * (bits - h) / h : 0.0; };
+    std::printf("  %-6s %7lld %6lld %-7s | %8.0f %8.0f %5.2f%% %5.0f %5.1f%% | %8.0f %8.0f %5.2f%% %5.0f %5.1f%%\n",
+                c.name.c_str(), static_cast<long long>(c.weights), static_cast<long long>(c.nonzeros),
+                c.sparsity_encoding.c_str(), c.entropy_codes_bits, c.huffman_codes_bits - c.table_codes_bits,
+                over(c.entropy_codes_bits, c.huffman_codes_bits - c.table_codes_bits), c.table_codes_bits,
+                over(c.entropy_codes_bits, c.huffman_codes_bits), c.entropy_positions_bits,
+                c.huffman_positions_bits - c.table_positions_bits,
+                over(c.entropy_positions_bits, c.huffman_positions_bits - c.table_positions_bits),
+                c.table_positions_bits, over(c.entropy_positions_bits, c.huffman_positions_bits));
   }
   if (!png.empty()) {
     compression::save_mask_png(png, r.masks);
@@ -212,9 +218,10 @@ void print_compress_report(const DeepCompressionResult& r, const DeepCompression
     const auto& c = r.coding[i];
     j << "    {\"layer\": \"" << c.name << "\", \"weights\": " << c.weights << ", \"nonzeros\": " << c.nonzeros
       << ", \"sparsity_encoding\": \"" << c.sparsity_encoding << "\", \"entropy_codes_bits\": " << c.entropy_codes_bits
-      << ", \"huffman_codes_bits\": " << c.huffman_codes_bits
+      << ", \"huffman_codes_bits\": " << c.huffman_codes_bits << ", \"table_codes_bits\": " << c.table_codes_bits
       << ", \"entropy_positions_bits\": " << c.entropy_positions_bits
-      << ", \"huffman_positions_bits\": " << c.huffman_positions_bits << "}" << (i + 1 < r.coding.size() ? ",\n" : "\n");
+      << ", \"huffman_positions_bits\": " << c.huffman_positions_bits
+      << ", \"table_positions_bits\": " << c.table_positions_bits << "}" << (i + 1 < r.coding.size() ? ",\n" : "\n");
   }
   j << "  ]\n}\n";
   io::write_file_atomically(json, "nibble compress --json", j.str());
