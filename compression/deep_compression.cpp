@@ -8,7 +8,10 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <tuple>
 #include <unistd.h>
+
+#include <omp.h>
 
 #include "compression/distillation.h"
 #include "compression/pruning.h"
@@ -83,36 +86,51 @@ double accuracy_of(const std::function<Tensor(const Tensor&)>& forward, const da
   return n > 0 ? static_cast<double>(correct) / n : 0.0;
 }
 
-// Median and half the interquartile range of `repeats` timings of fn (ms), after one warm-up.
-std::pair<double, double> time_ms(const std::function<void()>& fn, int repeats) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
+// Median and half the interquartile range of a list of timings.
+std::pair<double, double> median_and_spread(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   const size_t n = t.size();
   return {t[n / 2], (t[(3 * n) / 4] - t[n / 4]) / 2};
 }
 
-void measure(StageRow& row, const std::function<Tensor(const Tensor&)>& forward, const data::FashionMnist& test,
-             const DeepCompressionOptions& o) {
-  row.accuracy = accuracy_of(forward, test);
-  if (!o.measure_speed) return;
+// Times every stage's model at batch 1 and batch 256 in interleaved rounds: round r times stage 0,
+// then stage 1, ..., so a change of machine load (other processes, a busy second core) hits every
+// row alike and the ratios between rows stay meaningful. (Timing each stage when it was reached,
+// minutes apart, once printed an fp32 row 5x slower than the same dense kernels a stage later.)
+void time_stages(std::vector<StageRow>& rows, const std::vector<std::function<Tensor(const Tensor&)>>& forwards,
+                 const data::FashionMnist& test, const DeepCompressionOptions& o) {
+  if (!o.measure_speed || rows.empty() || o.timing_repeats < 1) return;
   NoGradGuard no_grad;
+  // One thread by default (DeepCompressionOptions::timing_threads): on a 2-core machine with any
+  // other load, two OpenMP threads wait for each other at every parallel region and the figures
+  // swing 10x between runs (compression/RESULTS.md, "Time").
+  struct Threads {
+    int saved = omp_get_max_threads();
+    explicit Threads(int n) { if (n > 0) omp_set_num_threads(n); }
+    ~Threads() { omp_set_num_threads(saved); }
+  } threads(o.timing_threads);
   const Tensor one = test.images.slice(0, 0, 1).contiguous();
   const Tensor batch = test.images.slice(0, 0, std::min<int64_t>(256, test.images.size(0))).contiguous();
-  // Batch 1: many short calls per timing so that the clock's resolution does not matter.
-  const int calls = 20;
-  const auto b1 = time_ms([&] { for (int i = 0; i < calls; ++i) forward(one); }, o.timing_repeats);
-  row.latency_ms = b1.first / calls;
-  row.latency_spread_ms = b1.second / calls;
-  const auto b256 = time_ms([&] { forward(batch); }, o.timing_repeats);
-  row.throughput = batch.size(0) / (b256.first / 1000.0);
-  // Spread of the throughput from that of the time (first order).
-  row.throughput_spread = row.throughput * b256.second / b256.first;
+  const int calls = 20;  // batch 1: many short calls per timing, so the clock's resolution does not matter
+  auto ms = [](const std::function<void()>& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  std::vector<std::vector<double>> b1(rows.size()), b256(rows.size());
+  for (const auto& f : forwards) f(batch);  // warm-up: first-touch pages, packed weights, caches
+  for (int r = 0; r < o.timing_repeats; ++r) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      b1[i].push_back(ms([&] { for (int k = 0; k < calls; ++k) forwards[i](one); }) / calls);
+      b256[i].push_back(ms([&] { forwards[i](batch); }));
+    }
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::tie(rows[i].latency_ms, rows[i].latency_spread_ms) = median_and_spread(b1[i]);
+    const auto [t, spread] = median_and_spread(b256[i]);
+    rows[i].throughput = batch.size(0) / (t / 1000.0);
+    rows[i].throughput_spread = rows[i].throughput * spread / t;  // first order, from the time's spread
+  }
 }
 
 int64_t file_size(const std::string& path) { return static_cast<int64_t>(std::filesystem::file_size(path)); }
@@ -491,6 +509,9 @@ DeepCompressionResult deep_compress(nn::Module& model, const std::string& arch, 
     }
     return nz;
   };
+  // Each row's model is kept until the end (time_stages): the float stages as clones, since the
+  // later stages prune and share `model` in place.
+  std::vector<std::function<Tensor(const Tensor&)>> stage_forwards;
   auto add_row = [&](const std::string& stage, const std::string& file, int64_t nz,
                      const std::function<Tensor(const Tensor&)>& forward) {
     StageRow row;
@@ -499,13 +520,16 @@ DeepCompressionResult deep_compress(nn::Module& model, const std::string& arch, 
     row.nonzeros = nz;
     row.file_bytes = file_size(file);
     row.bits_per_weight = 8.0 * row.file_bytes / static_cast<double>(res.compressed_weights);
-    measure(row, forward, test, o);
+    row.accuracy = accuracy_of(forward, test);
     res.stages.push_back(row);
+    stage_forwards.push_back(forward);
   };
-  auto float_forward = [](nn::Module& m) {
-    return [&m](const Tensor& x) {
+  auto float_forward = [](const nn::Module& m) {
+    std::shared_ptr<nn::Module> copy = m.clone();
+    copy->eval();
+    return [copy](const Tensor& x) {
       NoGradGuard no_grad;
-      return m(x);
+      return (*copy)(x);
     };
   };
 
@@ -644,8 +668,9 @@ DeepCompressionResult deep_compress(nn::Module& model, const std::string& arch, 
   const NbzModel reloaded = module_step("01", "Huffman decoding", [&] { return load_nbz(out); });
   std::shared_ptr<nn::Module> decoded = float_model_from_nbz(reloaded);
   add_row("nbz", out, nonzeros(*decoded), float_forward(*decoded));
-  const Int8Model int8 = Int8Model::from_nbz(reloaded);
-  add_row("int8 (from file)", out, nonzeros(*decoded), [&int8](const Tensor& x) { return int8(x); });
+  const auto int8 = std::make_shared<const Int8Model>(Int8Model::from_nbz(reloaded));
+  add_row("int8 (from file)", out, nonzeros(*decoded), [int8](const Tensor& x) { return (*int8)(x); });
+  time_stages(res.stages, stage_forwards, test, o);
   return res;
 }
 

@@ -148,6 +148,8 @@ struct DeepCompressionOptions {
   double distill_temperature = 4.0;  // module 05's defaults (DistillerOptions)
   double distill_alpha = 0.9;        // weight of the teacher's term
   int timing_repeats = 15;         // median of this many timings per measurement
+  int timing_threads = 1;          // OpenMP threads while timing (0: leave OpenMP's setting); one
+                                   // thread gives figures that survive other load on the machine
   bool measure_speed = true;
   // Progress of the long loops: (label, steps done, steps total, running loss). May be empty.
   std::function<void(const std::string&, int64_t, int64_t, double)> progress;

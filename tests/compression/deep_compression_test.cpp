@@ -182,6 +182,36 @@ TEST(DeepCompressionPipeline, ReloadedFileRunsTheInMemoryWeightsBitForBit) {
   }
 }
 
+// Every stage is timed, and the fp32 row's model is the uncompressed one even though pruning changed
+// `model` in place afterwards (the rows keep their own copies until the interleaved timing at the end).
+TEST(DeepCompressionPipeline, EveryStageIsTimedOnItsOwnModel) {
+  TempDir dir;
+  const data::FashionMnist train = tiny_set(1, 128), test = tiny_set(2, 64);
+  std::shared_ptr<nn::Module> model = make_model("mlp");
+  const std::shared_ptr<nn::Module> original = model->clone();
+  DeepCompressionOptions o;
+  o.prune = 0.8;
+  o.finetune_epochs = 1;
+  o.centroid_epochs = 0;
+  o.timing_repeats = 3;
+  o.work_dir = dir.path();
+  o.calibration_images = 32;
+  const DeepCompressionResult r = deep_compress(*model, "mlp", train, test, o, dir.file("m.nbz"));
+  ASSERT_EQ(r.stages.size(), 5u);
+  for (const StageRow& s : r.stages) {
+    EXPECT_GT(s.latency_ms, 0.0) << s.stage;
+    EXPECT_GT(s.throughput, 0.0) << s.stage;
+    EXPECT_GE(s.latency_spread_ms, 0.0) << s.stage;
+    EXPECT_GE(s.throughput_spread, 0.0) << s.stage;
+  }
+  // The fp32 row's accuracy is the original model's, computed here independently.
+  NoGradGuard g;
+  const std::vector<int64_t> pred = argmax(original->forward(test.images), 1);
+  int64_t right = 0;
+  for (size_t i = 0; i < pred.size(); ++i) right += pred[i] == test.labels[i];
+  EXPECT_DOUBLE_EQ(r.stages[0].accuracy, static_cast<double>(right) / static_cast<double>(pred.size()));
+}
+
 // The file's int8 model (and the uint8 chain of its layers, forward_u8) against the float decode of
 // the same file, on real test images, for a LeNet-300-100 that has learned something (a random one
 // sits at chance, where agreement says little): a short training run, then a short compression.

@@ -154,8 +154,9 @@ void print_compress_report(const DeepCompressionResult& r, const DeepCompression
   if (o.measure_speed)
     std::printf(", int8 from file %.1fx fp32 at batch 1, %.1fx at batch 256", r.stages.front().latency_ms / last.latency_ms,
                 last.throughput / r.stages.front().throughput);
-  std::printf("\n  (bits/w: 8 x file bytes / dense weights; ± half the interquartile range of %d timings)\n",
-              o.timing_repeats);
+  std::printf("\n  (bits/w: 8 x file bytes / dense weights; timings: %s, the stages in turn in each of %d rounds,\n"
+              "   median ± half the interquartile range)\n",
+              o.timing_threads == 1 ? "one thread" : "OpenMP's threads", o.timing_repeats);
 
   std::printf("  general-purpose compressors of the fp32 checkpoint:");
   std::vector<std::pair<std::string, int64_t>> tools;
