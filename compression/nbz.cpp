@@ -290,8 +290,22 @@ void write_layer(ByteWriter& w, const NbzLayer& layer, NbzLayerStats& stats) {
 // the source, the layer (when known), the field and the byte offset.
 class Reader {
  public:
-  Reader(const uint8_t* data, size_t size, const std::string& source)
-      : data_(data), size_(size), data_end_(size >= 4 ? size - 4 : 0), limit_(data_end_), source_(source) {}
+  Reader(const uint8_t* data, size_t size, const std::string& source, int64_t max_elements)
+      : data_(data), size_(size), data_end_(size >= 4 ? size - 4 : 0), limit_(data_end_), source_(source),
+        budget_(max_elements) {}
+
+  // Takes n elements (weights or extra values) from the file's budget, before they are allocated:
+  // a 0-bit-per-symbol stream lets an 89-byte file declare 2^26 kept weights (found by the fuzzer),
+  // so memory cannot be bounded by the bytes present, only by this budget.
+  void charge(int64_t n, const std::string& field, size_t at) {
+    if (n <= budget_) {
+      budget_ -= n;
+      return;
+    }
+    error(field, std::to_string(n) + " more elements exceed what is left of the reader's budget (" +
+                     std::to_string(budget_) + "; max_elements counts every layer's weights and extras)",
+          at, "the file is corrupt or crafted, or bigger than this reader allows: pass a larger max_elements");
+  }
 
   [[noreturn]] void error(const std::string& field, const std::string& problem, size_t at,
                           const std::string& hint = "the file is corrupt: write it again with save_nbz") const {
@@ -384,6 +398,7 @@ class Reader {
   const uint8_t* data_;
   size_t size_, data_end_, limit_, pos_ = 0;
   std::string source_;
+  int64_t budget_;  // elements the rest of the file may still declare
   std::string where_ = "header";
   bool crc_verified_ = false;
   bool in_record_ = false;
@@ -524,6 +539,7 @@ NbzLayer read_layer(Reader& in, size_t index) {
              at);
     numel *= d;
   }
+  in.charge(numel, "shape", at);
   at = in.pos();
   w.bits = static_cast<int>(in.uint(1, "bits"));
   in.check(w.bits >= 2 && w.bits <= 8, "bits", std::to_string(w.bits) + " outside 2..8", at);
@@ -585,6 +601,7 @@ NbzLayer read_layer(Reader& in, size_t index) {
     in.check(count <= static_cast<uint64_t>(kMaxElements), field, std::to_string(count) + " values (allowed 2^26)",
              at);
     in.need(4 * count, field);
+    in.charge(static_cast<int64_t>(count), field, at);
     std::vector<float> values(static_cast<size_t>(count));
     for (float& v : values) v = in.f32(field);
     layer.extras.emplace_back(std::move(name), std::move(values));
@@ -617,8 +634,10 @@ NbzStats save_nbz(const NbzModel& model, const std::string& path) {
   return stats;
 }
 
-NbzModel decode_nbz(const uint8_t* data, size_t size, const std::string& source_name) {
-  Reader in(data, size, source_name);
+NbzModel decode_nbz(const uint8_t* data, size_t size, const std::string& source_name, int64_t max_elements) {
+  NIBBLE_CHECK(max_elements >= 0, "decode_nbz", source_name + ": max_elements must be >= 0, got " +
+                                                    std::to_string(max_elements));
+  Reader in(data, size, source_name, max_elements);
   if (size >= 4 && std::memcmp(data, kMagic, 4) != 0)
     in.error("magic", "bad magic: expected 89 4E 42 5A (\"\\x89NBZ\") but the file starts with " +
                           Reader::hex(static_cast<uint32_t>(data[0]) << 24 | static_cast<uint32_t>(data[1]) << 16 |
@@ -650,9 +669,9 @@ NbzModel decode_nbz(const uint8_t* data, size_t size, const std::string& source_
   return model;
 }
 
-NbzModel load_nbz(const std::string& path) {
+NbzModel load_nbz(const std::string& path, int64_t max_elements) {
   const std::vector<unsigned char> bytes = io::read_file_bytes(path, "load_nbz");
-  return decode_nbz(bytes.data(), bytes.size(), path);
+  return decode_nbz(bytes.data(), bytes.size(), path, max_elements);
 }
 
 Tensor decode_weight(const CompressedWeight& w) {

@@ -65,8 +65,13 @@ struct NbzStats { std::vector<NbzLayerStats> layers; int64_t file_bytes = 0; };
 NbzStats save_nbz(const NbzModel& model, const std::string& path);
 // Reads and fully validates; a corrupt or truncated file throws nibble::Error naming the file, the layer
 // (when known), the field and the byte offset ("truncated at byte N (expected M)", "checksum mismatch", …).
-NbzModel load_nbz(const std::string& path);
-NbzModel decode_nbz(const uint8_t* data, size_t size, const std::string& source_name);  // what the fuzzer calls
+// max_elements bounds the weights (dense count) and extra values of all layers together, checked
+// from the headers before anything is allocated: a valid file can describe a layer of 2^26 kept
+// weights in a few dozen bytes (one code, 0 bits each), so the bytes present do not bound memory.
+constexpr int64_t kMaxModelElements = int64_t{1} << 26;  // the default: 256 MiB once decoded to fp32
+NbzModel load_nbz(const std::string& path, int64_t max_elements = kMaxModelElements);
+NbzModel decode_nbz(const uint8_t* data, size_t size, const std::string& source_name,
+                    int64_t max_elements = kMaxModelElements);  // what the fuzzer calls
 // Dense float weight of one layer (the formula above).
 Tensor decode_weight(const CompressedWeight& w);
 

@@ -24,9 +24,11 @@
 #include "compression/huffman_codec.h"
 #include "compression/nbz.h"
 #include "core/error.h"
+#include "gradcheck.h"
 
 namespace fs = std::filesystem;
 using namespace nibble::compression;
+using nibble::testing::throws_error_containing;
 
 namespace {
 
@@ -955,6 +957,32 @@ TEST(Nbz, SeedCorpusIsCurrent) {
 }
 
 // Every input the fuzzer ever crashed on decodes to a model or throws nibble::Error — nothing else.
+// An 89-byte file (found by the fuzzer) that is valid but declares one layer of 2^26 weights, all
+// kept, all the same code: both streams are one-symbol streams of 0 bits a symbol, so the bytes
+// present bound nothing. The reader's element budget refuses it before allocating.
+TEST(Nbz, TheElementBudgetIsCheckedBeforeAllocating) {
+  const fs::path f =
+      fs::path(NIBBLE_SOURCE_DIR) / "tests/fuzz/regressions/nbz/one-code-layer-declares-2e26-weights-in-89-bytes.nbz";
+  Bytes b = read_bytes(f.string());
+  ASSERT_EQ(b.size(), 89u);
+  fix_crc(b);  // as the fuzz target does: the CRC would otherwise stop it only at the end
+  EXPECT_TRUE(throws_error_containing(
+      [&] { decode_nbz(b.data(), b.size(), "bomb.nbz", int64_t{1} << 20); },
+      "bomb.nbz: layer 'fc' (#0), field 'shape': 67108864 more elements exceed what is left of the reader's "
+      "budget (1048576"));
+  // The budget counts all layers together: a model that fits, with one element less, does not.
+  std::mt19937_64 rng(2);
+  NbzModel m;
+  m.layers.push_back(make_layer("a", random_weight(rng, {10, 20}, 0.5, 3)));  // 200 weights + 10 bias
+  m.layers.push_back(make_layer("b", random_weight(rng, {5, 20}, 0.5, 3)));   // 100 weights + 5 bias
+  const Bytes file = encode(m);
+  expect_same(m, decode_nbz(file.data(), file.size(), "fits", 315));
+  EXPECT_TRUE(throws_error_containing([&] { decode_nbz(file.data(), file.size(), "tight", 314); },
+                                      "tight: layer 'b' (#1), field 'extras.bias'"));
+  EXPECT_TRUE(throws_error_containing([&] { decode_nbz(file.data(), file.size(), "neg", -1); },
+                                      "max_elements must be >= 0"));
+}
+
 TEST(Nbz, FuzzRegressionsThrowOrDecode) {
   const fs::path dir = fs::path(NIBBLE_SOURCE_DIR) / "tests/fuzz/regressions/nbz";
   const std::vector<fs::path> files = files_in(dir);
@@ -962,7 +990,7 @@ TEST(Nbz, FuzzRegressionsThrowOrDecode) {
   for (const fs::path& f : files) {
     const Bytes b = read_bytes(f.string());
     try {
-      decode_nbz(b.data(), b.size(), f.filename().string());
+      decode_nbz(b.data(), b.size(), f.filename().string(), int64_t{1} << 20);  // the fuzz target's budget
       std::cout << "[ decoded  ] " << f.filename().string() << "\n";
     } catch (const nibble::Error& e) {
       std::cout << "[ rejected ] " << e.what() << "\n";
