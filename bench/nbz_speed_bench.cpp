@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     fp32->eval();
     const compression::NbzModel file = compression::load_nbz(nbz);
     const std::shared_ptr<nn::Module> decoded = compression::float_model_from_nbz(file);
-    const compression::Int8Model q = compression::Int8Model::from_nbz(file);
+    const compression::Int8Model q = compression::Int8Model::from_nbz(file, false);  // dense kernels
+    const compression::Int8Model qs = compression::Int8Model::from_nbz(file);        // sparse where it pays
 
     struct Variant {
       std::string name;
@@ -62,7 +63,9 @@ int main(int argc, char** argv) {
     std::vector<Variant> v;
     v.push_back({"fp32 checkpoint", [&](const Tensor& x) { return fp32->forward(x); }, {}, {}, 0});
     v.push_back({"nbz decoded, fp32 kernels", [&](const Tensor& x) { return decoded->forward(x); }, {}, {}, 0});
-    v.push_back({"int8 from file (Int8Model)", [&](const Tensor& x) { return q(x); }, {}, {}, 0});
+    v.push_back({"int8 from file (Int8Model), dense kernels", [&](const Tensor& x) { return q(x); }, {}, {}, 0});
+    if (q.arch() == "cnn")
+      v.push_back({"int8 from file, sparse kernels", [&](const Tensor& x) { return qs(x); }, {}, {}, 0});
     if (q.arch() != "cnn")
       v.push_back({"int8 from file, uint8 chain (forward_u8)", [&](const Tensor& x) { return q.mlp().forward_u8(x); },
                    {}, {}, 0});

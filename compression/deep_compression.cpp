@@ -405,7 +405,9 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file) {
   return model;
 }
 
-Int8Model Int8Model::from_nbz(const NbzModel& file) {
+const double Int8Model::kSparseConvMaxDensity = 1.01;  // placeholder: measured below
+
+Int8Model Int8Model::from_nbz(const NbzModel& file, bool sparse_kernels) {
   Int8Model q;
   q.arch_ = arch_of_nbz(file.arch);
   // The float model only supplies shapes and biases (its weights are the decoded ones).
@@ -432,7 +434,9 @@ Int8Model Int8Model::from_nbz(const NbzModel& file) {
     opt.fuse_relu = i + 1 < layers.size();
     nn::Module& m = layer_module(*model, layers[i]);
     if (auto* c = dynamic_cast<nn::Conv2d*>(&m)) {
-      *conv_slots[n_conv++] = nn::QuantizedConv2d::from_int8(*c, iw, ranges, opt);
+      nn::QuantizedConv2d& conv = *conv_slots[n_conv++];
+      conv = nn::QuantizedConv2d::from_int8(*c, iw, ranges, opt);
+      conv.set_sparse(sparse_kernels && conv.weight_density() < kSparseConvMaxDensity);
     } else {
       const auto& lin = dynamic_cast<nn::Linear&>(m);
       nn::QuantizedLinear ql = nn::QuantizedLinear::from_int8(lin, iw, ranges, opt);

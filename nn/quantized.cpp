@@ -519,6 +519,18 @@ QuantizedConv2d QuantizedConv2d::from_int8(const Conv2d& layer, const Int8Weight
   return q;
 }
 
+void QuantizedConv2d::set_sparse(bool on) {
+  NIBBLE_CHECK(!on || !qweight_.empty(), "QuantizedConv2d::set_sparse", "the layer is empty",
+               "build it with QuantizedConv2d::from_float or from_int8 first");
+  sparse_ = on ? SparseConvWeightsS8::from_dense(qweight_.data(), oc_, c_, kh_, kw_) : SparseConvWeightsS8{};
+}
+
+double QuantizedConv2d::weight_density() const {
+  if (qweight_.empty()) return 0.0;
+  const auto nz = std::count_if(qweight_.begin(), qweight_.end(), [](int8_t v) { return v != 0; });
+  return static_cast<double>(nz) / static_cast<double>(qweight_.size());
+}
+
 Tensor QuantizedConv2d::forward(const Tensor& x) const {
   const char* op = "QuantizedConv2d::forward";
   NIBBLE_CHECK(x.defined(), op, "input is an undefined tensor");
@@ -561,9 +573,16 @@ QuantizedTensor QuantizedConv2d::forward(const QuantizedTensor& x) const {
   QuantizedTensor y{{g.N, oc_, g.OH, g.OW}, output_, std::vector<uint8_t>(bytes)};
   if (g.N == 0) return y;
 
+  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
+  if (!sparse_.empty()) {  // straight into NCHW from the non-zero taps, the same epilogue
+    SparseConvShape s;
+    s.N = g.N, s.H = g.H, s.W = g.W;
+    s.stride_h = g.sh, s.stride_w = g.sw, s.pad_h = g.ph, s.pad_w = g.pw, s.dilation_h = g.dh, s.dilation_w = g.dw;
+    sparse_conv2d_u8(x.data.data(), s, x.params.zero_point, sparse_, r.bias(), r.rq, y.data.data());
+    return y;
+  }
   // Per chunk: [nb*P, K] x [K, OC] -> uint8 [nb*P, OC] (bias, requantization and ReLU in the
   // GEMM's integer epilogue), then a byte transpose into NCHW.
-  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
   uint8_t* tmp = scratch_u8(static_cast<size_t>(std::min(g.chunk(), g.N) * g.P() * oc_), 2);
   conv_in_chunks(x.data.data(), g, static_cast<uint8_t>(x.params.zero_point),
                  [&](const uint8_t* cols, int64_t n0, int64_t nb) {

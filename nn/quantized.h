@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/kernels/int8_gemm.h"
+#include "core/kernels/int8_sparse_conv.h"
 #include "core/ops.h"
 #include "core/tensor.h"
 #include "nn/conv2d.h"
@@ -165,6 +166,13 @@ class QuantizedConv2d {
   Size2 kernel_size() const { return {kh_, kw_}; }
   const Conv2dOptions& options() const { return options_; }
 
+  // Sparse execution, for pruned layers: with set_sparse(true) the uint8 forward runs
+  // sparse_conv2d_u8 (core/kernels/int8_sparse_conv.h) on the non-zero weights only - no im2col,
+  // no multiplications by zero - with bit-identical outputs. The float forward stays dense.
+  void set_sparse(bool on);
+  bool sparse() const { return !sparse_.empty(); }
+  double weight_density() const;  // fraction of non-zero int8 weights
+
  private:
   int64_t c_ = 0, oc_ = 0, kh_ = 1, kw_ = 1;
   Conv2dOptions options_;
@@ -174,6 +182,7 @@ class QuantizedConv2d {
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;
+  SparseConvWeightsS8 sparse_;  // empty unless set_sparse(true)
 };
 
 }  // namespace nibble::nn
