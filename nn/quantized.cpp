@@ -564,7 +564,30 @@ Tensor QuantizedConv2d::forward(const Tensor& x) const {
   return y;
 }
 
+QuantizedTensor QuantizedConv2d::forward_pooled(const QuantizedTensor& x, int64_t pool) const {
+  if (sparse_.empty()) return pool == 1 ? forward(x) : max_pool2d(forward(x), pool);
+  const char* op = "QuantizedConv2d::forward_pooled";
+  check_quantized(x, op);
+  const ConvGeometry g = conv_geometry(*this, x.shape, op);
+  check_has_output_params(dynamic_, op);
+  if (pool < 1 || g.OH < pool || g.OW < pool)
+    fail(op, "cannot max-pool the output " + shape_str({g.N, oc_, g.OH, g.OW}) + " with " + std::to_string(pool) +
+                 "x" + std::to_string(pool) + " windows");
+  QuantizedTensor y{{g.N, oc_, g.OH / pool, g.OW / pool}, output_,
+                    std::vector<uint8_t>(static_cast<size_t>(g.N * oc_ * (g.OH / pool) * (g.OW / pool)))};
+  if (g.N == 0) return y;
+  // Straight into NCHW from the non-zero taps, pooled on the int32 sums, the dense epilogue.
+  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
+  SparseConvShape s;
+  s.N = g.N, s.H = g.H, s.W = g.W;
+  s.stride_h = g.sh, s.stride_w = g.sw, s.pad_h = g.ph, s.pad_w = g.pw, s.dilation_h = g.dh, s.dilation_w = g.dw;
+  sparse_conv2d_u8(x.data.data(), s, x.params.zero_point, sparse_, r.bias(), r.rq, y.data.data(),
+                   SparseConvKernel::kAuto, pool);
+  return y;
+}
+
 QuantizedTensor QuantizedConv2d::forward(const QuantizedTensor& x) const {
+  if (!sparse_.empty()) return forward_pooled(x, 1);
   const char* op = "QuantizedConv2d::forward(QuantizedTensor)";
   check_quantized(x, op);
   const ConvGeometry g = conv_geometry(*this, x.shape, op);
@@ -574,13 +597,6 @@ QuantizedTensor QuantizedConv2d::forward(const QuantizedTensor& x) const {
   if (g.N == 0) return y;
 
   const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
-  if (!sparse_.empty()) {  // straight into NCHW from the non-zero taps, the same epilogue
-    SparseConvShape s;
-    s.N = g.N, s.H = g.H, s.W = g.W;
-    s.stride_h = g.sh, s.stride_w = g.sw, s.pad_h = g.ph, s.pad_w = g.pw, s.dilation_h = g.dh, s.dilation_w = g.dw;
-    sparse_conv2d_u8(x.data.data(), s, x.params.zero_point, sparse_, r.bias(), r.rq, y.data.data());
-    return y;
-  }
   // Per chunk: [nb*P, K] x [K, OC] -> uint8 [nb*P, OC] (bias, requantization and ReLU in the
   // GEMM's integer epilogue), then a byte transpose into NCHW.
   uint8_t* tmp = scratch_u8(static_cast<size_t>(std::min(g.chunk(), g.N) * g.P() * oc_), 2);

@@ -151,6 +151,9 @@ class QuantizedConv2d {
   // static layers only.
   QuantizedTensor forward(const QuantizedTensor& x) const;
   QuantizedTensor operator()(const QuantizedTensor& x) const { return forward(x); }
+  // max_pool2d(forward(x), pool) (nn/quantized_tensor.h), the same bytes; on the sparse path the
+  // pooling is fused into the kernel (sparse_conv2d_u8: pooled before requantizing).
+  QuantizedTensor forward_pooled(const QuantizedTensor& x, int64_t pool) const;
 
   int64_t in_channels() const { return c_; }
   int64_t out_channels() const { return oc_; }

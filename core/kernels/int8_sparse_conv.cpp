@@ -53,6 +53,17 @@ void accumulate_scalar(const uint8_t* xp, const int32_t* off, const int8_t* w, i
   }
 }
 
+// pool x pool max pooling (stride pool) of int32 rows with row stride `stride` -> out [PH, PW].
+void max_pool_s32(const int32_t* acc, int64_t stride, int64_t pool, int64_t PH, int64_t PW, int32_t* out) {
+  for (int64_t py = 0; py < PH; ++py)
+    for (int64_t px = 0; px < PW; ++px) {
+      int32_t m = std::numeric_limits<int32_t>::min();
+      for (int64_t i = 0; i < pool; ++i)
+        for (int64_t j = 0; j < pool; ++j) m = std::max(m, acc[(py * pool + i) * stride + px * pool + j]);
+      out[py * PW + px] = m;
+    }
+}
+
 // Step 3 on a flat run of `count` accumulators with one channel's constants (replicated over
 // kSeg positions in `row`): whole segments in one requantize_tile call, then the tail.
 void requantize_flat(const detail::RequantRow& row, const int32_t* acc, int64_t count, uint8_t* out) {
@@ -149,7 +160,8 @@ double SparseConvWeightsS8::density() const {
 // ---- the driver ------------------------------------------------------------------------------------
 
 void sparse_conv2d_u8(const uint8_t* x, const SparseConvShape& s, int32_t za, const SparseConvWeightsS8& w,
-                      const int32_t* bias, const Requantize& rq, uint8_t* y, SparseConvKernel kernel) {
+                      const int32_t* bias, const Requantize& rq, uint8_t* y, SparseConvKernel kernel,
+                      int64_t pool) {
   const char* op = "sparse_conv2d_u8";
   // `if (!ok) fail(...)`: no message is built on the good path (this runs per layer per forward).
   if (w.empty()) fail(op, "the weights are empty", "build them with SparseConvWeightsS8::from_dense");
@@ -171,6 +183,11 @@ void sparse_conv2d_u8(const uint8_t* x, const SparseConvShape& s, int32_t za, co
   check_requantize(op, rq, OC);
   if (s.N == 0) return;
   const int64_t OH = span_h / s.stride_h + 1, OW = span_w / s.stride_w + 1;
+  if (pool < 1 || OH < pool || OW < pool)
+    fail(op, "cannot max-pool the " + std::to_string(OH) + "x" + std::to_string(OW) + " output with " +
+                 std::to_string(pool) + "x" + std::to_string(pool) + " windows",
+         "pool must be >= 1 (1: no pooling) and fit in the conv's output");
+  const int64_t PH = OH / pool, PW = OW / pool;  // the output y's height and width
   const bool simd = sparse_conv_select_kernel(kernel) == SparseConvKernel::kAvx2 && s.stride_h == 1 &&
                     s.stride_w == 1;
 
@@ -202,13 +219,14 @@ void sparse_conv2d_u8(const uint8_t* x, const SparseConvShape& s, int32_t za, co
   // contiguous run of input bytes. The scalar loop computes [OH, OW] directly.
   const int64_t flat = simd ? (OH * WP + 63) / 64 * 64 : OH * OW;
   const int64_t padded_bytes = C * HP * WP + WP + 128;  // + slack for the flat blocks' last reads
-  const int64_t plane_in = s.H * s.W * C, plane_out = OH * OW * OC;
+  const int64_t plane_in = s.H * s.W * C, plane_out = PH * PW * OC;
 
-#pragma omp parallel for schedule(static) if (s.N > 1 && s.N * ntaps * OH * OW > (1 << 18))
+#pragma omp parallel for schedule(static) if (s.N > 1 && s.N * (ntaps + OC) * OH * OW > (1 << 18))
   for (int64_t n = 0; n < s.N; ++n) {
     uint8_t* xp = scratch<uint8_t, 3>(static_cast<size_t>(padded_bytes));
     int32_t* acc = scratch<int32_t, 4>(static_cast<size_t>(flat));
     uint8_t* bytes = scratch<uint8_t, 5>(static_cast<size_t>(flat));
+    int32_t* pooled = scratch<int32_t, 6>(static_cast<size_t>(PH * PW));
     // 1. The padded copy (the border and the slack are the zero point: real 0).
     std::memset(xp, za, static_cast<size_t>(padded_bytes));
     const uint8_t* xn = x + n * plane_in;
@@ -220,18 +238,32 @@ void sparse_conv2d_u8(const uint8_t* x, const SparseConvShape& s, int32_t za, co
       const int64_t t0 = w.channel_start()[oc], nt = w.channel_start()[oc + 1] - t0;
       const int32_t* c = consts + oc * 3 * kSeg;
       const detail::RequantRow row{c, c + kSeg, reinterpret_cast<const int*>(c + 2 * kSeg), rq.zero_point, lo, hi};
-      uint8_t* out = yn + oc * OH * OW;
+      uint8_t* out = yn + oc * PH * PW;
+      // 2. acc: [OH, WP] over the padded grid (SIMD; columns >= OW are dropped) or [OH, OW].
+      int64_t acc_stride = OW;
       if (simd) {
 #if defined(__x86_64__)
-        // 2. acc [flat] over the padded grid, 3. requantized into `bytes`, then the OW real
-        // columns of each row copied out.
         detail::sparse_conv_accumulate_avx2(xp, off + t0, wt + t0, nt, flat, acc);
-        requantize_flat(row, acc, OH * WP, bytes);
-        for (int64_t oy = 0; oy < OH; ++oy) std::memcpy(out + oy * OW, bytes + oy * WP, static_cast<size_t>(OW));
+        acc_stride = WP;
 #endif
       } else {
         accumulate_scalar(xp, off + t0, wt + t0, nt, OH, OW, s.stride_h * WP, s.stride_w, acc);
+      }
+      // 3. Pooled (int32), requantized.
+      if (pool > 1) {
+#if defined(__x86_64__)
+        if (simd && pool == 2) detail::max_pool2_s32_avx2(acc, acc_stride, PH, PW, pooled);
+        else max_pool_s32(acc, acc_stride, pool, PH, PW, pooled);
+#else
+        max_pool_s32(acc, acc_stride, pool, PH, PW, pooled);
+#endif
+        requantize_flat(row, pooled, PH * PW, out);
+      } else if (acc_stride == OW) {
         requantize_flat(row, acc, OH * OW, out);
+      } else {  // the whole padded grid in one flat run, then its OW real columns per row
+        requantize_flat(row, acc, OH * acc_stride, bytes);
+        for (int64_t oy = 0; oy < OH; ++oy)
+          std::memcpy(out + oy * OW, bytes + oy * acc_stride, static_cast<size_t>(OW));
       }
     }
   }

@@ -74,12 +74,16 @@ struct SparseConvShape {
 // OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1, and OW likewise, as for Conv2d.
 
 // x uint8 [N, C, H, W] (zero point za in [0, 255]) -> y uint8 [N, OC, OH, OW], see the top of the
-// file; bias int32 [OC] in accumulator units (may be nullptr); rq as for int8_gemm_u8. Throws
+// file; bias int32 [OC] in accumulator units (may be nullptr); rq as for int8_gemm_u8.
+// pool > 1 fuses a max-pool (pool x pool windows, stride pool, no padding, partial windows
+// dropped) after the conv: y is then [N, OC, OH / pool, OW / pool]. The requantization (with its
+// clamps and fused ReLU) is monotone, so the max of the int32 sums requantized is the max of the
+// requantized bytes: the same bytes as pooling y, with 1/pool^2 of the requantizations. Throws
 // nibble::Error on bad arguments (empty weights, input smaller than the kernel, bad requantization
 // constants). Threads: OpenMP over the images of a batch. No allocation after the first call on a
 // thread (per-thread scratch buffers are reused).
 void sparse_conv2d_u8(const uint8_t* x, const SparseConvShape& shape, int32_t za,
                       const SparseConvWeightsS8& w, const int32_t* bias, const Requantize& rq,
-                      uint8_t* y, SparseConvKernel kernel = SparseConvKernel::kAuto);
+                      uint8_t* y, SparseConvKernel kernel = SparseConvKernel::kAuto, int64_t pool = 1);
 
 }  // namespace nibble

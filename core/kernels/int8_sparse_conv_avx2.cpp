@@ -15,6 +15,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
+
 namespace nibble::detail {
 
 namespace {
@@ -27,6 +29,9 @@ __attribute__((target("avx2"), always_inline)) inline void store16(__m256i even,
   const __m256i hi = _mm256_unpackhi_epi32(even, odd);  // positions 4-7 | 12-15
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), _mm256_permute2x128_si256(lo, hi, 0x20));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+__attribute__((target("avx2"), always_inline)) inline __m256i load(const int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
 }
 }  // namespace
 
@@ -54,6 +59,30 @@ __attribute__((target("avx2"))) void sparse_conv_accumulate_avx2(const uint8_t* 
     store16(e1, o1, acc + q0 + 16);
     store16(e2, o2, acc + q0 + 32);
     store16(e3, o3, acc + q0 + 48);
+  }
+}
+
+// Rows 2py and 2py + 1: their element-wise max (vpmaxsd), then the max of neighbouring columns:
+// shuffle_ps picks the even and the odd columns of 16 (per 128-bit half: even 0 2 | 8 10 ..),
+// and one 64-bit permute puts the 8 results back in order.
+__attribute__((target("avx2"))) void max_pool2_s32_avx2(const int32_t* acc, int64_t stride, int64_t PH,
+                                                        int64_t PW, int32_t* out) {
+  for (int64_t py = 0; py < PH; ++py) {
+    const int32_t* r0 = acc + 2 * py * stride;
+    const int32_t* r1 = r0 + stride;
+    int32_t* o = out + py * PW;
+    int64_t px = 0;
+    for (; px + 8 <= PW; px += 8) {
+      const __m256 a = _mm256_castsi256_ps(_mm256_max_epi32(load(r0 + 2 * px), load(r1 + 2 * px)));
+      const __m256 b = _mm256_castsi256_ps(_mm256_max_epi32(load(r0 + 2 * px + 8), load(r1 + 2 * px + 8)));
+      const __m256i even = _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+      const __m256i odd = _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+      // columns (0 1 4 5 | 2 3 6 7) of the 8 results -> 0 .. 7
+      const __m256i m = _mm256_permute4x64_epi64(_mm256_max_epi32(even, odd), _MM_SHUFFLE(3, 1, 2, 0));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + px), m);
+    }
+    for (; px < PW; ++px)
+      o[px] = std::max(std::max(r0[2 * px], r0[2 * px + 1]), std::max(r1[2 * px], r1[2 * px + 1]));
   }
 }
 

@@ -107,11 +107,27 @@ std::vector<uint8_t> dense_conv(const Problem& p) {
   return y;
 }
 
-std::vector<uint8_t> sparse_conv(const Problem& p, SparseConvKernel kernel) {
+std::vector<uint8_t> sparse_conv(const Problem& p, SparseConvKernel kernel, int64_t pool = 1) {
   const SparseConvWeightsS8 w = SparseConvWeightsS8::from_dense(p.w.data(), p.k.OC, p.k.C, p.k.KH, p.k.KW);
-  std::vector<uint8_t> y(static_cast<size_t>(p.k.N * p.k.OC * p.OH * p.OW), 0xAB);
-  sparse_conv2d_u8(p.x.data(), shape_of(p), p.za, w, p.bias.data(), p.rq, y.data(), kernel);
+  std::vector<uint8_t> y(static_cast<size_t>(p.k.N * p.k.OC * (p.OH / pool) * (p.OW / pool)), 0xAB);
+  sparse_conv2d_u8(p.x.data(), shape_of(p), p.za, w, p.bias.data(), p.rq, y.data(), kernel, pool);
   return y;
+}
+
+// Max pooling of bytes y [N*OC, OH, OW] with pool x pool windows, stride pool (partial windows dropped).
+std::vector<uint8_t> max_pool_bytes(const std::vector<uint8_t>& y, const Problem& p, int64_t pool) {
+  const int64_t PH = p.OH / pool, PW = p.OW / pool;
+  std::vector<uint8_t> out;
+  for (int64_t plane = 0; plane < p.k.N * p.k.OC; ++plane)
+    for (int64_t py = 0; py < PH; ++py)
+      for (int64_t px = 0; px < PW; ++px) {
+        uint8_t m = 0;
+        for (int64_t i = 0; i < pool; ++i)
+          for (int64_t j = 0; j < pool; ++j)
+            m = std::max(m, y[static_cast<size_t>((plane * p.OH + py * pool + i) * p.OW + px * pool + j)]);
+        out.push_back(m);
+      }
+  return out;
 }
 
 std::string describe(const ConvCase& k) {
@@ -179,6 +195,19 @@ TEST(SparseConv, ScalarEqualsDenseInt8PathBitForBit) {
   }
 }
 
+TEST(SparseConv, FusedMaxPoolEqualsPoolingTheDenseOutput) {
+  std::mt19937 rng(29);
+  for (const ConvCase& k : cases()) {
+    for (int64_t pool : {2, 3}) {
+      const Problem p = make_problem(k, rng);
+      if (p.OH < pool || p.OW < pool) continue;
+      const std::vector<uint8_t> expected = max_pool_bytes(dense_conv(p), p, pool);
+      EXPECT_EQ(sparse_conv(p, SparseConvKernel::kScalar, pool), expected) << describe(k) << " pool " << pool;
+      EXPECT_EQ(sparse_conv(p, SparseConvKernel::kAuto, pool), expected) << describe(k) << " pool " << pool;
+    }
+  }
+}
+
 TEST(SparseConv, ExtremeValuesMatchTheDensePath) {
   // 255 x -128 everywhere, za = 0: the largest accumulators (no int16 stage may saturate).
   std::mt19937 rng(3);
@@ -202,6 +231,10 @@ TEST(SparseConv, EveryAvailableKernelEqualsScalar) {
       const Problem p = make_problem(k, rng);
       EXPECT_EQ(sparse_conv(p, kernel), sparse_conv(p, SparseConvKernel::kScalar))
           << sparse_conv_kernel_name(kernel) << ": " << describe(k);
+      if (p.OH >= 2 && p.OW >= 2) {
+        EXPECT_EQ(sparse_conv(p, kernel, 2), sparse_conv(p, SparseConvKernel::kScalar, 2))
+            << sparse_conv_kernel_name(kernel) << " pool 2: " << describe(k);
+      }
     }
   }
   EXPECT_EQ(sparse_conv_select_kernel(SparseConvKernel::kScalar), SparseConvKernel::kScalar);
@@ -229,6 +262,8 @@ TEST(SparseConv, BadArgumentsThrowClearly) {
   bad.right_shifts = nullptr;
   EXPECT_THROW(sparse_conv2d_u8(p.x.data(), s, 0, w, nullptr, bad, y.data()), Error);
   EXPECT_THROW(SparseConvWeightsS8::from_dense(p.w.data(), 0, 2, 3, 3), Error);
+  EXPECT_THROW(sparse_conv2d_u8(p.x.data(), s, 0, w, nullptr, p.rq, y.data(), SparseConvKernel::kAuto, 6), Error);
+  EXPECT_THROW(sparse_conv2d_u8(p.x.data(), s, 0, w, nullptr, p.rq, y.data(), SparseConvKernel::kAuto, 0), Error);
 }
 
 }  // namespace
