@@ -406,6 +406,7 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file) {
 }
 
 const double Int8Model::kSparseConvMaxDensity = 1.01;  // placeholder: measured below
+const double Int8Model::kSparseLinearMaxDensity = 0.02;  // placeholder
 
 Int8Model Int8Model::from_nbz(const NbzModel& file, bool sparse_kernels) {
   Int8Model q;
@@ -440,6 +441,7 @@ Int8Model Int8Model::from_nbz(const NbzModel& file, bool sparse_kernels) {
     } else {
       const auto& lin = dynamic_cast<nn::Linear&>(m);
       nn::QuantizedLinear ql = nn::QuantizedLinear::from_int8(lin, iw, ranges, opt);
+      ql.set_sparse(sparse_kernels && ql.weight_density() < kSparseLinearMaxDensity);
       if (q.arch_ == "cnn") q.cnn_.fc = std::move(ql);
       else *linear_slots[n_linear++] = std::move(ql);
     }

@@ -116,6 +116,7 @@ class Int8Model {
   // The density below which a conv runs sparse, chosen by measurement (bench_sparse_conv): see
   // the definition in deep_compression.cpp for the crossover.
   static const double kSparseConvMaxDensity;
+  static const double kSparseLinearMaxDensity;
   static Int8Model from_nbz(const NbzModel& file, bool sparse_kernels = true);
   Tensor forward(const Tensor& images) const;  // [B,1,28,28] -> logits [B,10]
   Tensor operator()(const Tensor& images) const { return forward(images); }

@@ -232,9 +232,27 @@ void QuantizedLinear::gemm_f32(const uint8_t* qx, int64_t M, QuantParams p, floa
   dq.input_scale = p.scale;
   dq.weight_scales = weight_scales_.data();
   dq.bias = bias_.empty() ? nullptr : bias_.data();
-  int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
+  if (sparse_.empty()) int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
+  else sparse_linear_f32(input_u8(qx, M, in_, p.zero_point), sparse_, nullptr, dq, y);
   if (fuse_relu_) relu_inplace(y, M * out_);
 }
+
+namespace {
+// How many of the int8 weights are non-zero (the quantized layers' pruning level).
+double nonzero_fraction(const std::vector<int8_t>& w) {
+  if (w.empty()) return 0.0;
+  const auto nz = std::count_if(w.begin(), w.end(), [](int8_t v) { return v != 0; });
+  return static_cast<double>(nz) / static_cast<double>(w.size());
+}
+}  // namespace
+
+void QuantizedLinear::set_sparse(bool on) {
+  NIBBLE_CHECK(!on || !qweight_.empty(), "QuantizedLinear::set_sparse", "the layer is empty",
+               "build it with QuantizedLinear::from_float or from_int8 first");
+  sparse_ = on ? SparseLinearWeightsS8::from_dense(qweight_.data(), out_, in_) : SparseLinearWeightsS8{};
+}
+
+double QuantizedLinear::weight_density() const { return nonzero_fraction(qweight_); }
 
 Tensor QuantizedLinear::forward(const Tensor& x) const {
   const char* op = "QuantizedLinear::forward";
@@ -525,11 +543,7 @@ void QuantizedConv2d::set_sparse(bool on) {
   sparse_ = on ? SparseConvWeightsS8::from_dense(qweight_.data(), oc_, c_, kh_, kw_) : SparseConvWeightsS8{};
 }
 
-double QuantizedConv2d::weight_density() const {
-  if (qweight_.empty()) return 0.0;
-  const auto nz = std::count_if(qweight_.begin(), qweight_.end(), [](int8_t v) { return v != 0; });
-  return static_cast<double>(nz) / static_cast<double>(qweight_.size());
-}
+double QuantizedConv2d::weight_density() const { return nonzero_fraction(qweight_); }
 
 Tensor QuantizedConv2d::forward(const Tensor& x) const {
   const char* op = "QuantizedConv2d::forward";

@@ -33,6 +33,7 @@
 
 #include "core/kernels/int8_gemm.h"
 #include "core/kernels/int8_sparse_conv.h"
+#include "core/kernels/int8_sparse_linear.h"
 #include "core/ops.h"
 #include "core/tensor.h"
 #include "nn/conv2d.h"
@@ -106,6 +107,13 @@ class QuantizedLinear {
   const std::vector<int8_t>& quantized_weight() const { return qweight_; }  // [out, in]
   const std::vector<float>& bias() const { return bias_; }                  // [out] or empty
 
+  // Sparse execution, for very sparse layers: with set_sparse(true) the float-output forwards run
+  // sparse_linear_f32 (core/kernels/int8_sparse_linear.h) on the non-zero weights, with
+  // bit-identical floats. forward_u8 stays dense.
+  void set_sparse(bool on);
+  bool sparse() const { return !sparse_.empty(); }
+  double weight_density() const;  // fraction of non-zero int8 weights
+
  private:
   int64_t in_ = 0, out_ = 0;
   bool dynamic_ = true, fuse_relu_ = false;
@@ -114,6 +122,7 @@ class QuantizedLinear {
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;
+  SparseLinearWeightsS8 sparse_;  // empty unless set_sparse(true)
 
   void check_input(const Shape& shape, const char* op) const;
   // qx [M, in] uint8 with params p -> y [M, out] float: both float-output forwards end here.
