@@ -110,13 +110,14 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file);
 // and the dense GEMM would multiply every zero and first build an im2col matrix. With
 // sparse_kernels (the default) each conv whose weight density is below kSparseConvMaxDensity runs
 // on its non-zero taps (QuantizedConv2d::set_sparse, core/kernels/int8_sparse_conv.h) with
-// bit-identical outputs; the Linear layers stay on the dense GEMM (see kSparseConvMaxDensity).
+// bit-identical outputs; every Linear may run sparse too (QuantizedLinear::set_sparse), which it
+// does for calls with little work (a batch of one through a pruned layer; large batches and wide
+// layers such as LeNet-300-100's stay on the dense GEMM, which streams faster).
 class Int8Model {
  public:
-  // The density below which a conv runs sparse, chosen by measurement (bench_sparse_conv): see
+  // The density below which a conv runs sparse, chosen by measurement (bench_sparse_kernels): see
   // the definition in deep_compression.cpp for the crossover.
   static const double kSparseConvMaxDensity;
-  static const double kSparseLinearMaxDensity;
   static Int8Model from_nbz(const NbzModel& file, bool sparse_kernels = true);
   Tensor forward(const Tensor& images) const;  // [B,1,28,28] -> logits [B,10]
   Tensor operator()(const Tensor& images) const { return forward(images); }

@@ -232,7 +232,8 @@ void QuantizedLinear::gemm_f32(const uint8_t* qx, int64_t M, QuantParams p, floa
   dq.input_scale = p.scale;
   dq.weight_scales = weight_scales_.data();
   dq.bias = bias_.empty() ? nullptr : bias_.data();
-  if (sparse_.empty()) int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
+  if (sparse_.empty() || M * sparse_.nonzeros() > kSparseWork)
+    int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
   else sparse_linear_f32(input_u8(qx, M, in_, p.zero_point), sparse_, nullptr, dq, y);
   if (fuse_relu_) relu_inplace(y, M * out_);
 }

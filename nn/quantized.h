@@ -107,9 +107,15 @@ class QuantizedLinear {
   const std::vector<int8_t>& quantized_weight() const { return qweight_; }  // [out, in]
   const std::vector<float>& bias() const { return bias_; }                  // [out] or empty
 
-  // Sparse execution, for very sparse layers: with set_sparse(true) the float-output forwards run
-  // sparse_linear_f32 (core/kernels/int8_sparse_linear.h) on the non-zero weights, with
-  // bit-identical floats. forward_u8 stays dense.
+  // Sparse execution: with set_sparse(true) the float-output forwards run sparse_linear_f32
+  // (core/kernels/int8_sparse_linear.h) on the non-zero weights, with bit-identical floats, for
+  // the calls whose work is small: rows * nonzeros <= kSparseWork; bigger batches keep the dense
+  // GEMM. Why (bench_sparse_kernels, one thread): the scalar sparse kernel costs ~0.6 ns per
+  // non-zero and row, the dense GEMM has ~2-3 us of fixed cost per call (packing A, the epilogue)
+  // and then streams far faster: 784 -> 10 at batch 1 is 2.8 us dense, 0.2-0.6 us sparse at 2-10%
+  // density, break-even at ~75% (5 900 non-zeros); at batch 256 the dense GEMM wins from ~5%.
+  // forward_u8 stays dense.
+  static constexpr int64_t kSparseWork = 4096;
   void set_sparse(bool on);
   bool sparse() const { return !sparse_.empty(); }
   double weight_density() const;  // fraction of non-zero int8 weights
