@@ -178,6 +178,9 @@ void sparse_conv2d_u8(const uint8_t* x, const SparseConvShape& s, int32_t za, co
   if (span_h < 0 || span_w < 0)
     fail(op, "input " + shape_str({s.N, C, s.H, s.W}) + " is smaller than the dilated kernel " +
                  shape_str(dims_of(w)) + " with padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w));
+  if (C * HP * WP + WP + 128 > std::numeric_limits<int32_t>::max())  // the taps' int32 offsets
+    fail(op, "input " + shape_str({s.N, C, s.H, s.W}) + " with padding is too large for 32-bit offsets",
+         "split the image, or use the dense QuantizedConv2d path");
   if (!(za >= 0 && za <= 255)) fail(op, "input zero point " + std::to_string(za) + " is outside [0, 255]");
   if (s.N > 0 && (x == nullptr || y == nullptr)) fail(op, "x or y is null");
   check_requantize(op, rq, OC);
