@@ -66,7 +66,7 @@ TEST(SparseLinear, EqualsDenseInt8GemmBitForBit) {
     std::vector<float> dense(static_cast<size_t>(k.M * k.N), 1.0f), sparse(dense.size(), 2.0f);
     int8_gemm_f32(A, pack_weights_s8(w.data(), k.K, k.N), b, dq, dense.data());
     sparse_linear_f32(A, SparseLinearWeightsS8::from_dense(w.data(), k.N, k.K), b, dq, sparse.data());
-    EXPECT_EQ(std::memcmp(dense.data(), sparse.data(), dense.size() * sizeof(float)), 0)
+    EXPECT_TRUE(dense.empty() || std::memcmp(dense.data(), sparse.data(), dense.size() * sizeof(float)) == 0)
         << "M " << k.M << " N " << k.N << " K " << k.K << " density " << k.density << (k.is_signed ? " int8" : " uint8");
   }
 }
