@@ -611,9 +611,9 @@ QuantizedTensor QuantizedConv2d::forward(const QuantizedTensor& x) const {
   QuantizedTensor y{{g.N, oc_, g.OH, g.OW}, output_, std::vector<uint8_t>(bytes)};
   if (g.N == 0) return y;
 
-  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
   // Per chunk: [nb*P, K] x [K, OC] -> uint8 [nb*P, OC] (bias, requantization and ReLU in the
   // GEMM's integer epilogue), then a byte transpose into NCHW.
+  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
   uint8_t* tmp = scratch_u8(static_cast<size_t>(std::min(g.chunk(), g.N) * g.P() * oc_), 2);
   conv_in_chunks(x.data.data(), g, static_cast<uint8_t>(x.params.zero_point),
                  [&](const uint8_t* cols, int64_t n0, int64_t nb) {
