@@ -1,7 +1,9 @@
 // Speed of a .nbz file's int8 model against its fp32 checkpoint, side by side in the same run
 // (compression/RESULTS.md): fp32 checkpoint, the file decoded to floats, and the file on the int8
 // kernels (Int8Model::forward: for MLPs float activations between the layers, for the CNN a uint8
-// pipeline) and, for MLPs, the uint8 chain QuantizedFashionMlp::forward_u8 on the same layers. The variants take turns in every round, so a
+// pipeline) once on the dense int8 GEMM only (from_nbz(file, false)) and once as Int8Model runs by
+// default, with the sparse kernels where they pay (core/kernels/int8_sparse_{conv,linear}.h), and,
+// for MLPs, the uint8 chain QuantizedFashionMlp::forward_u8 on the same (dense) layers. The variants take turns in every round, so a
 // change in the machine's load hits them all alike; the median of the rounds and half the
 // interquartile range are printed, and the best round's speed-ups (on a loaded machine the
 // fastest round is the best estimate of what the code costs by itself).
@@ -51,7 +53,8 @@ int main(int argc, char** argv) {
     fp32->eval();
     const compression::NbzModel file = compression::load_nbz(nbz);
     const std::shared_ptr<nn::Module> decoded = compression::float_model_from_nbz(file);
-    const compression::Int8Model q = compression::Int8Model::from_nbz(file);
+    const compression::Int8Model q = compression::Int8Model::from_nbz(file, false);  // dense kernels
+    const compression::Int8Model qs = compression::Int8Model::from_nbz(file);        // sparse where it pays
 
     struct Variant {
       std::string name;
@@ -62,7 +65,8 @@ int main(int argc, char** argv) {
     std::vector<Variant> v;
     v.push_back({"fp32 checkpoint", [&](const Tensor& x) { return fp32->forward(x); }, {}, {}, 0});
     v.push_back({"nbz decoded, fp32 kernels", [&](const Tensor& x) { return decoded->forward(x); }, {}, {}, 0});
-    v.push_back({"int8 from file (Int8Model)", [&](const Tensor& x) { return q(x); }, {}, {}, 0});
+    v.push_back({"int8 from file (Int8Model), dense kernels", [&](const Tensor& x) { return q(x); }, {}, {}, 0});
+    v.push_back({"int8 from file, sparse kernels (Int8Model default)", [&](const Tensor& x) { return qs(x); }, {}, {}, 0});
     if (q.arch() != "cnn")
       v.push_back({"int8 from file, uint8 chain (forward_u8)", [&](const Tensor& x) { return q.mlp().forward_u8(x); },
                    {}, {}, 0});

@@ -423,7 +423,14 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file) {
   return model;
 }
 
-Int8Model Int8Model::from_nbz(const NbzModel& file) {
+// Measured with bench_sparse_kernels (one thread, 2026-12-02, random weights): the course CNN's
+// conv2 (8 -> 16, 5x5, 14x14, with its 2x2 pool) is faster sparse up to ~0.6 density (1.2-1.3x at
+// 0.5, 0.8-0.9x at 0.75, 4-4.6x at 0.1, at batch 1 and 256 alike); conv1 (1 -> 8) is faster
+// sparse at any density (2x even at 1.0: the dense path's im2col and packing of K = 25 rows cost
+// more than the multiplies), so the threshold is the general one.
+const double Int8Model::kSparseConvMaxDensity = 0.6;
+
+Int8Model Int8Model::from_nbz(const NbzModel& file, bool sparse_kernels) {
   Int8Model q;
   q.arch_ = arch_of_nbz(file.arch);
   // The float model only supplies shapes and biases (its weights are the decoded ones).
@@ -450,10 +457,13 @@ Int8Model Int8Model::from_nbz(const NbzModel& file) {
     opt.fuse_relu = i + 1 < layers.size();
     nn::Module& m = layer_module(*model, layers[i]);
     if (auto* c = dynamic_cast<nn::Conv2d*>(&m)) {
-      *conv_slots[n_conv++] = nn::QuantizedConv2d::from_int8(*c, iw, ranges, opt);
+      nn::QuantizedConv2d& conv = *conv_slots[n_conv++];
+      conv = nn::QuantizedConv2d::from_int8(*c, iw, ranges, opt);
+      conv.set_sparse(sparse_kernels && conv.weight_density() < kSparseConvMaxDensity);
     } else {
       const auto& lin = dynamic_cast<nn::Linear&>(m);
       nn::QuantizedLinear ql = nn::QuantizedLinear::from_int8(lin, iw, ranges, opt);
+      ql.set_sparse(sparse_kernels);  // used per call when the work is small (batch 1): see the layer
       if (q.arch_ == "cnn") q.cnn_.fc = std::move(ql);
       else *linear_slots[n_linear++] = std::move(ql);
     }

@@ -105,9 +105,20 @@ std::shared_ptr<nn::Module> float_model_from_nbz(const NbzModel& file);
 // uint8 chain (forward_u8, the same test accuracy: 0.8810) was measured slower:
 // 0.026 vs 0.023 ms at batch 1 and 403k vs 455k images/s at batch 256 on LeNet-300-100, one thread
 // (bench/nbz_speed_bench.cpp, compression/RESULTS.md).
+//
+// Sparse kernels (EIE-style, Han et al.'s follow-up): a pruned conv keeps ~6-60% of its weights,
+// and the dense GEMM would multiply every zero and first build an im2col matrix. With
+// sparse_kernels (the default) each conv whose weight density is below kSparseConvMaxDensity runs
+// on its non-zero taps (QuantizedConv2d::set_sparse, core/kernels/int8_sparse_conv.h) with
+// bit-identical outputs; every Linear may run sparse too (QuantizedLinear::set_sparse), which it
+// does for calls with little work (a batch of one through a pruned layer; large batches and wide
+// layers such as LeNet-300-100's stay on the dense GEMM, which streams faster).
 class Int8Model {
  public:
-  static Int8Model from_nbz(const NbzModel& file);
+  // The density below which a conv runs sparse, chosen by measurement (bench_sparse_kernels): see
+  // the definition in deep_compression.cpp for the crossover.
+  static const double kSparseConvMaxDensity;
+  static Int8Model from_nbz(const NbzModel& file, bool sparse_kernels = true);
   Tensor forward(const Tensor& images) const;  // [B,1,28,28] -> logits [B,10]
   Tensor operator()(const Tensor& images) const { return forward(images); }
   // The layers (for comparisons, e.g. bench/nbz_speed_bench.cpp): mlp() for lenet300 / mlp,

@@ -232,9 +232,28 @@ void QuantizedLinear::gemm_f32(const uint8_t* qx, int64_t M, QuantParams p, floa
   dq.input_scale = p.scale;
   dq.weight_scales = weight_scales_.data();
   dq.bias = bias_.empty() ? nullptr : bias_.data();
-  int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
+  if (sparse_.empty() || M * sparse_.nonzeros() > kSparseWork)
+    int8_gemm_f32(input_u8(qx, M, in_, p.zero_point), packed_, nullptr, dq, y);  // [M, out]
+  else sparse_linear_f32(input_u8(qx, M, in_, p.zero_point), sparse_, nullptr, dq, y);
   if (fuse_relu_) relu_inplace(y, M * out_);
 }
+
+namespace {
+// How many of the int8 weights are non-zero (the quantized layers' pruning level).
+double nonzero_fraction(const std::vector<int8_t>& w) {
+  if (w.empty()) return 0.0;
+  const auto nz = std::count_if(w.begin(), w.end(), [](int8_t v) { return v != 0; });
+  return static_cast<double>(nz) / static_cast<double>(w.size());
+}
+}  // namespace
+
+void QuantizedLinear::set_sparse(bool on) {
+  NIBBLE_CHECK(!on || !qweight_.empty(), "QuantizedLinear::set_sparse", "the layer is empty",
+               "build it with QuantizedLinear::from_float or from_int8 first");
+  sparse_ = on ? SparseLinearWeightsS8::from_dense(qweight_.data(), out_, in_) : SparseLinearWeightsS8{};
+}
+
+double QuantizedLinear::weight_density() const { return nonzero_fraction(qweight_); }
 
 Tensor QuantizedLinear::forward(const Tensor& x) const {
   const char* op = "QuantizedLinear::forward";
@@ -519,6 +538,14 @@ QuantizedConv2d QuantizedConv2d::from_int8(const Conv2d& layer, const Int8Weight
   return q;
 }
 
+void QuantizedConv2d::set_sparse(bool on) {
+  NIBBLE_CHECK(!on || !qweight_.empty(), "QuantizedConv2d::set_sparse", "the layer is empty",
+               "build it with QuantizedConv2d::from_float or from_int8 first");
+  sparse_ = on ? SparseConvWeightsS8::from_dense(qweight_.data(), oc_, c_, kh_, kw_) : SparseConvWeightsS8{};
+}
+
+double QuantizedConv2d::weight_density() const { return nonzero_fraction(qweight_); }
+
 Tensor QuantizedConv2d::forward(const Tensor& x) const {
   const char* op = "QuantizedConv2d::forward";
   NIBBLE_CHECK(x.defined(), op, "input is an undefined tensor");
@@ -552,7 +579,30 @@ Tensor QuantizedConv2d::forward(const Tensor& x) const {
   return y;
 }
 
+QuantizedTensor QuantizedConv2d::forward_pooled(const QuantizedTensor& x, int64_t pool) const {
+  if (sparse_.empty()) return pool == 1 ? forward(x) : max_pool2d(forward(x), pool);
+  const char* op = "QuantizedConv2d::forward_pooled";
+  check_quantized(x, op);
+  const ConvGeometry g = conv_geometry(*this, x.shape, op);
+  check_has_output_params(dynamic_, op);
+  if (pool < 1 || g.OH < pool || g.OW < pool)
+    fail(op, "cannot max-pool the output " + shape_str({g.N, oc_, g.OH, g.OW}) + " with " + std::to_string(pool) +
+                 "x" + std::to_string(pool) + " windows");
+  QuantizedTensor y{{g.N, oc_, g.OH / pool, g.OW / pool}, output_,
+                    std::vector<uint8_t>(static_cast<size_t>(g.N * oc_ * (g.OH / pool) * (g.OW / pool)))};
+  if (g.N == 0) return y;
+  // Straight into NCHW from the non-zero taps, pooled on the int32 sums, the dense epilogue.
+  const Requantizer r(x.params.scale, weight_scales_, bias_, output_, fuse_relu_);
+  SparseConvShape s;
+  s.N = g.N, s.H = g.H, s.W = g.W;
+  s.stride_h = g.sh, s.stride_w = g.sw, s.pad_h = g.ph, s.pad_w = g.pw, s.dilation_h = g.dh, s.dilation_w = g.dw;
+  sparse_conv2d_u8(x.data.data(), s, x.params.zero_point, sparse_, r.bias(), r.rq, y.data.data(),
+                   SparseConvKernel::kAuto, pool);
+  return y;
+}
+
 QuantizedTensor QuantizedConv2d::forward(const QuantizedTensor& x) const {
+  if (!sparse_.empty()) return forward_pooled(x, 1);
   const char* op = "QuantizedConv2d::forward(QuantizedTensor)";
   check_quantized(x, op);
   const ConvGeometry g = conv_geometry(*this, x.shape, op);

@@ -32,6 +32,8 @@
 #include <vector>
 
 #include "core/kernels/int8_gemm.h"
+#include "core/kernels/int8_sparse_conv.h"
+#include "core/kernels/int8_sparse_linear.h"
 #include "core/ops.h"
 #include "core/tensor.h"
 #include "nn/conv2d.h"
@@ -105,6 +107,19 @@ class QuantizedLinear {
   const std::vector<int8_t>& quantized_weight() const { return qweight_; }  // [out, in]
   const std::vector<float>& bias() const { return bias_; }                  // [out] or empty
 
+  // Sparse execution: with set_sparse(true) the float-output forwards run sparse_linear_f32
+  // (core/kernels/int8_sparse_linear.h) on the non-zero weights, with bit-identical floats, for
+  // the calls whose work is small: rows * nonzeros <= kSparseWork; bigger batches keep the dense
+  // GEMM. Why (bench_sparse_kernels, one thread): the scalar sparse kernel costs ~0.6 ns per
+  // non-zero and row, the dense GEMM has ~2-3 us of fixed cost per call (packing A, the epilogue)
+  // and then streams far faster: 784 -> 10 at batch 1 is 2.8 us dense, 0.2-0.6 us sparse at 2-10%
+  // density, break-even at ~75% (5 900 non-zeros); at batch 256 the dense GEMM wins from ~5%.
+  // forward_u8 stays dense.
+  static constexpr int64_t kSparseWork = 4096;
+  void set_sparse(bool on);
+  bool sparse() const { return !sparse_.empty(); }
+  double weight_density() const;  // fraction of non-zero int8 weights
+
  private:
   int64_t in_ = 0, out_ = 0;
   bool dynamic_ = true, fuse_relu_ = false;
@@ -113,6 +128,7 @@ class QuantizedLinear {
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;
+  SparseLinearWeightsS8 sparse_;  // empty unless set_sparse(true)
 
   void check_input(const Shape& shape, const char* op) const;
   // qx [M, in] uint8 with params p -> y [M, out] float: both float-output forwards end here.
@@ -130,7 +146,9 @@ class QuantizedLinear {
 // K = 200) beats the fp32 conv ~1.9x, but conv1 (1 -> 8, K = 25) is ~2x slower than it: with so
 // few output channels and so short rows, packing the big pixel side and the per-row epilogue
 // dominate the kernel's time; the [OC, K] x [K, pixels] orientation would avoid that, but needs a
-// per-call activation packer in core/kernels that does not exist yet.
+// per-call activation packer in core/kernels that does not exist yet. A pruned layer can skip
+// im2col and the GEMM altogether: set_sparse (below) runs the direct sparse kernel, which is 2x
+// faster than this path on conv1 even with no zero weight at all (bench_sparse_kernels).
 class QuantizedConv2d {
  public:
   QuantizedConv2d() = default;
@@ -150,6 +168,9 @@ class QuantizedConv2d {
   // static layers only.
   QuantizedTensor forward(const QuantizedTensor& x) const;
   QuantizedTensor operator()(const QuantizedTensor& x) const { return forward(x); }
+  // max_pool2d(forward(x), pool) (nn/quantized_tensor.h), the same bytes; on the sparse path the
+  // pooling is fused into the kernel (sparse_conv2d_u8: pooled before requantizing).
+  QuantizedTensor forward_pooled(const QuantizedTensor& x, int64_t pool) const;
 
   int64_t in_channels() const { return c_; }
   int64_t out_channels() const { return oc_; }
@@ -165,6 +186,13 @@ class QuantizedConv2d {
   Size2 kernel_size() const { return {kh_, kw_}; }
   const Conv2dOptions& options() const { return options_; }
 
+  // Sparse execution, for pruned layers: with set_sparse(true) the uint8 forward runs
+  // sparse_conv2d_u8 (core/kernels/int8_sparse_conv.h) on the non-zero weights only - no im2col,
+  // no multiplications by zero - with bit-identical outputs. The float forward stays dense.
+  void set_sparse(bool on);
+  bool sparse() const { return !sparse_.empty(); }
+  double weight_density() const;  // fraction of non-zero int8 weights
+
  private:
   int64_t c_ = 0, oc_ = 0, kh_ = 1, kw_ = 1;
   Conv2dOptions options_;
@@ -174,6 +202,7 @@ class QuantizedConv2d {
   std::vector<int8_t> qweight_;
   std::vector<float> weight_scales_, bias_;
   PackedWeightsS8 packed_;
+  SparseConvWeightsS8 sparse_;  // empty unless set_sparse(true)
 };
 
 }  // namespace nibble::nn

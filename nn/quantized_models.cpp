@@ -84,8 +84,8 @@ Tensor QuantizedFashionCnn::forward(const Tensor& images) const {
   }
   // uint8 from the first conv to the last Linear; each layer reads its input's params.
   QuantizedTensor q = quantize(x, conv1.input_params());         // [B,1,28,28]
-  q = max_pool2d(conv1(q), 2);                                   // [B,8,28,28] -> [B,8,14,14]
-  q = max_pool2d(conv2(q), 2);                                   // [B,16,14,14] -> [B,16,7,7]
+  q = conv1.forward_pooled(q, 2);  // [B,8,28,28] -> max pool [B,8,14,14] (fused when conv1 is sparse)
+  q = conv2.forward_pooled(q, 2);  // [B,16,14,14] -> [B,16,7,7]
   q.shape = {q.shape[0], q.shape[1] * q.shape[2] * q.shape[3]};  // flatten: a shape change only
   return fc(q);                                                  // [B,784] -> float logits [B,10]
 }

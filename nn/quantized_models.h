@@ -10,7 +10,8 @@
 // QuantizedFashionCnn runs on uint8 from end to end, as TFLite and PyTorch's quantized CNNs do:
 // the standardised images are quantized once, each conv requantizes its output to uint8 in the
 // GEMM's integer epilogue, max pooling works on the bytes (exact: quantization is monotone, so max
-// commutes with it), flattening is a change of shape, and only the final Linear returns floats.
+// commutes with it; a sparse conv pools its int32 sums instead, QuantizedConv2d::forward_pooled),
+// flattening is a change of shape, and only the final Linear returns floats.
 // QuantizedFashionMlp::forward keeps float activations between its layers (each layer quantizes its
 // input in one AVX2 pass): chaining uint8 through fc1 -> fc2 was measured slower at batch 256 (the
 // requantizing epilogue costs more than a float epilogue plus quantizing 256 x 256 floats).

@@ -110,6 +110,17 @@ template <typename T>
 void requantize_tile(const RequantRow& p, const int32_t* acc, int64_t acc_stride, int rows,
                      int count, T* out, int64_t out_stride);
 
+#if defined(__x86_64__)
+// The sparse convolution's AVX2 loop (int8_sparse_conv_avx2.cpp): for q in [0, flat), flat a
+// multiple of 64,  acc[q] = sum_t w[t] * xp[off[t] + q]  (exact int32; xp readable up to
+// max(off) + flat). The definition is the stride-1 case of the scalar loop in int8_sparse_conv.cpp.
+void sparse_conv_accumulate_avx2(const uint8_t* xp, const int32_t* off, const int8_t* w, int64_t ntaps,
+                                 int64_t flat, int32_t* acc);
+// 2x2, stride-2 max pooling of int32 rows: out[py * PW + px] = max of acc[(2py + i) * stride + 2px + j]
+// for i, j in {0, 1}.
+void max_pool2_s32_avx2(const int32_t* acc, int64_t stride, int64_t PH, int64_t PW, int32_t* out);
+#endif
+
 // Friend of PackedWeightsS8: lets the implementation files read and fill it.
 struct PackedWeightsAccess {
   static PackedWeightsS8 pack(const int8_t* W, int64_t K, int64_t N, Int8Kernel kernel);

@@ -97,23 +97,16 @@ void detail::requantize_row_reference(const RequantRow& p, const int32_t* acc, i
 namespace {
 
 // round(a * b / 2^31), exact halves up, for lanes 0, 2, 4, 6 of a and b, as 64-bit results: the
-// step saturating_rounding_doubling_high_mul does per element.
+// step saturating_rounding_doubling_high_mul does per element. Its nudge-and-truncate, (ab + 2^30)
+// / 2^31 for ab >= 0 and (ab + 1 - 2^30) / 2^31 truncated toward zero for ab < 0, is in both
+// cases floor((ab + 2^30) / 2^31) (for negative x, trunc(x / 2^31) = floor((x + 2^31 - 1) / 2^31)),
+// i.e. one add and one shift. The result fits in 32 bits, so a logical 64-bit shift gets those
+// bits right (AVX2 has no 64-bit arithmetic shift). (The one saturating case, INT32_MIN squared,
+// needs a negative multiplier, which the callers reject.)
 __attribute__((target("avx2"), always_inline)) inline __m256i high_mul_even_lanes(__m256i a,
                                                                                   __m256i b) {
-  const __m256i zero = _mm256_setzero_si256();
   const __m256i ab = _mm256_mul_epi32(a, b);  // exact int64 products of the even lanes
-  const __m256i negative = _mm256_cmpgt_epi64(zero, ab);
-  const __m256i nudge = _mm256_blendv_epi8(_mm256_set1_epi64x(int64_t{1} << 30),
-                                           _mm256_set1_epi64x(1 - (int64_t{1} << 30)), negative);
-  const __m256i t = _mm256_add_epi64(ab, nudge);
-  // t / 2^31 truncated toward zero = floor (a shift) + 1 when t < 0 has a fraction. The result
-  // fits in 32 bits, and a logical shift gets those bits right (AVX2 has no 64-bit arithmetic
-  // shift).
-  const __m256i floor = _mm256_srli_epi64(t, 31);
-  const __m256i t_negative = _mm256_cmpgt_epi64(zero, t);
-  const __m256i exact = _mm256_cmpeq_epi64(
-      _mm256_and_si256(t, _mm256_set1_epi64x((int64_t{1} << 31) - 1)), zero);
-  return _mm256_sub_epi64(floor, _mm256_andnot_si256(exact, t_negative));  // - (-1) = + 1
+  return _mm256_srli_epi64(_mm256_add_epi64(ab, _mm256_set1_epi64x(int64_t{1} << 30)), 31);
 }
 
 // The same arithmetic as requantize() on 8 lanes; right shifts must be >= 0 and multipliers >= 0

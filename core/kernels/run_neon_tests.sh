@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-compiles the int8 GEMM tests for aarch64 and runs them under qemu (-cpu max has the
 # dot-product extension), so the NEON and NEON-dotprod kernels are checked on an x86 machine.
+# The sparse conv / linear tests run too (their scalar kernels serve ARM).
 #
 #   core/kernels/run_neon_tests.sh            (from anywhere; needs aarch64-linux-gnu-g++,
 #                                              qemu-aarch64 and /usr/src/googletest)
@@ -37,7 +38,8 @@ echo "== building GoogleTest for aarch64 (in $BUILD)"
 echo "== building the int8 kernels and tests for aarch64"
 "$CXX" "${FLAGS[@]}" -Wall -Wextra -Werror -I"$ROOT" -I"$GTEST_SRC/include" \
   "$ROOT"/core/kernels/*.cpp "$ROOT/core/cpu_features.cpp" "$ROOT/core/error.cpp" \
-  "$ROOT/tests/core/kernels/int8_gemm_test.cpp" "$BUILD/gtest-all.o" "$BUILD/gtest_main.o" \
+  "$ROOT/tests/core/kernels/int8_gemm_test.cpp" "$ROOT/tests/core/kernels/int8_sparse_conv_test.cpp" \
+  "$ROOT/tests/core/kernels/int8_sparse_linear_test.cpp" "$BUILD/gtest-all.o" "$BUILD/gtest_main.o" \
   -o "$BUILD/int8_gemm_test"
 
 echo "== running under $QEMU -cpu max"

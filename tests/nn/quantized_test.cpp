@@ -754,5 +754,64 @@ TEST(QuantizedModels, FashionCnnUint8PipelineKeepsTheFloatAccuracy) {
   }
 }
 
+// ---- sparse execution (set_sparse: core/kernels/int8_sparse_{conv,linear}.h) ------------------------
+
+// Zeroes a fraction of a float weight (a pruned layer); its int8 weights are then 0 there too.
+void prune(Tensor& w, double fraction, uint64_t seed) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  NoGradGuard g;
+  float* d = w.data();
+  for (int64_t i = 0; i < w.numel(); ++i)
+    if (u(rng) < fraction) d[i] = 0.0f;
+}
+
+TEST(QuantizedConv2d, SparseForwardIsTheDenseForwardBitForBit) {
+  manual_seed(31);
+  for (const ConvCase& c : kConvCases) {
+    Conv2d conv(c.C, c.OC, c.k, c.o);
+    prune(conv.weight, 0.8, 5);
+    const Tensor x = Tensor::randn({3, c.C, c.H, c.W}, 0.2f, 1.0f);
+    const QuantizedConv2d dense = QuantizedConv2d::from_float(conv, {x}, {c.relu});
+    QuantizedConv2d sparse = dense;
+    sparse.set_sparse(true);
+    EXPECT_TRUE(sparse.sparse());
+    EXPECT_LT(sparse.weight_density(), 0.5);  // ~0.2 (small layers vary)
+    for (const int64_t batch : {1, 3}) {
+      const QuantizedTensor xq = quantize(x.slice(0, 0, batch), choose_u8_params(-2.5f, 3.5f));
+      const QuantizedTensor a = dense(xq), b = sparse(xq);
+      EXPECT_EQ(a.shape, b.shape);
+      EXPECT_EQ(a.data, b.data) << "C " << c.C << " OC " << c.OC << " batch " << batch;
+      if (a.shape[2] >= 2 && a.shape[3] >= 2) {  // the fused pool = pooling the dense output
+        const QuantizedTensor pa = max_pool2d(a, 2), pb = sparse.forward_pooled(xq, 2);
+        EXPECT_EQ(pa.shape, pb.shape);
+        EXPECT_EQ(pa.data, pb.data) << "pooled, C " << c.C << " batch " << batch;
+        EXPECT_EQ(dense.forward_pooled(xq, 2).data, pa.data);
+      }
+    }
+    sparse.set_sparse(false);
+    EXPECT_FALSE(sparse.sparse());
+  }
+  EXPECT_TRUE(throws_error_containing([] { QuantizedConv2d().set_sparse(true); }, "empty"));
+}
+
+TEST(QuantizedLinear, SparseForwardIsTheDenseForwardBitForBit) {
+  manual_seed(32);
+  Linear fc(784, 10);
+  prune(fc.weight, 0.96, 6);  // ~310 non-zeros: batches up to 13 rows take the sparse kernel
+  const Tensor x = Tensor::randn({20, 784});
+  const QuantizedLinear dense = QuantizedLinear::from_float(fc, {x});
+  QuantizedLinear sparse = dense;
+  sparse.set_sparse(true);
+  ASSERT_TRUE(sparse.sparse());
+  for (const int64_t batch : {1, 2, 20}) {  // 20 rows: over kSparseWork, the dense GEMM again
+    const Tensor xb = x.slice(0, 0, batch);
+    EXPECT_EQ(dense(xb).to_vector(), sparse(xb).to_vector()) << "batch " << batch;
+    const QuantizedTensor xq = quantize(xb, dense.input_params());
+    EXPECT_EQ(dense(xq).to_vector(), sparse(xq).to_vector()) << "uint8 input, batch " << batch;
+  }
+  EXPECT_TRUE(throws_error_containing([] { QuantizedLinear().set_sparse(true); }, "empty"));
+}
+
 }  // namespace
 }  // namespace nibble::nn
