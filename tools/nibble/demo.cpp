@@ -212,6 +212,10 @@ int demo(const Args& args) {
   const data::FashionMnist train = load_idx_folder(data_dir, "train");
   const data::FashionMnist test = load_idx_folder(data_dir, "test");
   for (const std::string& arch : models) {
+    // Seeded here, before the weights are initialised, so each model's baseline is the same
+    // whatever ran before it in this process (the previous model's pipeline draws random numbers,
+    // e.g. clone() re-initialises before copying) and whichever --models order is given.
+    manual_seed(0);
     std::shared_ptr<nn::Module> model = compression::make_model(arch);
     // The CNN's epoch costs ~3x LeNet-300-100's (the convolutions): one epoch of training and of
     // pruning keep the main job within its time budget (compression/RESULTS.md has both runs).
