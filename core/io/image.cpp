@@ -234,7 +234,7 @@ void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::stri
 // It cannot be validated away without decoding the scan. It is benign as compiled: once the marker
 // is seen, b is always 0, and 0 shifted by anything is 0 (x86-64 masks the count anyway), so the
 // rest of the image decodes as zeros -- the "truncated JPEG decodes to grey rows" behaviour. The
-// sanitizer and fuzz builds therefore turn off UBSan's shift-exponent check for this file only
+// sanitizer and fuzz builds therefore turn off UBSan's shift checks for this file only
 // (CMakeLists.txt); every other check, and ASan, stay on.
 //
 // The stb_image 2.27 empty-IDAT defect (found by tests/fuzz/image_fuzz.cpp; the reproducer is
