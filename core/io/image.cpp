@@ -185,8 +185,16 @@ ImageFormat sniff_format(const unsigned char* b, size_t n, const std::string& wh
 // We walk the segments the way stb reads them and refuse such a table before stb runs. Like stb,
 // the counts are read from the stream even past the segment's declared length, and as 0 past the
 // end.
+//
+// The same walk refuses a scan that decodes with a Huffman table no DHT segment defined before it
+// (found by the CI fuzz run; tests/fuzz/regressions/image/jpeg-scan-uses-undefined-huffman-table.jpg):
+// stb allocates its decoder with malloc, so such a table is uninitialised memory -- the decode then
+// depends on whatever the heap held (an assertion in stbi__jpeg_huff_decode fired only after other
+// inputs had run). JPEG has no default tables (Motion-JPEG's are not part of ITU T.81).
 void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::string& where) {
   auto byte_at = [&](size_t i) -> unsigned { return i < n ? b[i] : 0u; };
+  bool defined[2][4] = {};  // [DC, AC][table id]: defined by a DHT segment so far
+  bool progressive = false;  // SOF2
   size_t i = 2;  // after SOI
   while (i < n) {
     if (b[i] != 0xff) {  // entropy-coded data after a scan header: skipped, as by the decoder
@@ -201,11 +209,32 @@ void check_jpeg_huffman_tables(const unsigned char* b, size_t n, const std::stri
       continue;
     if (marker == 0xd9) break;
     const size_t length = (byte_at(i) << 8) | byte_at(i + 1);
+    if (marker == 0xc2) progressive = true;
+    if (marker == 0xda) {  // SOS: Ns, then (Cs, Td << 4 | Ta) per component, then Ss, Se, Ah << 4 | Al
+      const unsigned components = byte_at(i + 2);
+      const unsigned spectral_start = byte_at(i + 3 + 2 * components);
+      const unsigned refining = byte_at(i + 5 + 2 * components) >> 4;
+      for (unsigned k = 0; k < components; ++k) {
+        const unsigned tables = byte_at(i + 4 + 2 * k), dc = tables >> 4, ac = tables & 15;
+        // The tables this scan decodes with (JPEG's Annex G): a baseline scan both, a progressive
+        // DC scan its DC table on the first pass only, a progressive AC scan its AC table.
+        const bool uses_dc = !progressive || (spectral_start == 0 && refining == 0);
+        const bool uses_ac = !progressive || spectral_start > 0;
+        const bool ok = (!uses_dc || dc > 3 || defined[0][dc]) && (!uses_ac || ac > 3 || defined[1][ac]);
+        NIBBLE_CHECK(ok, "load_image",
+                     where + "corrupt JPEG: the scan at byte " + std::to_string(i - 2) +
+                         " decodes with a Huffman table that no DHT segment before it defines",
+                     "the file is damaged or crafted; stb_image 2.27 would decode it from uninitialised "
+                     "memory");
+      }
+    }
     if (marker == 0xc4) {
       // stb: L = length - 2; while (L > 0) { q; 16 counts summed to m; m values; L -= 17 + m }
       long left = static_cast<long>(length) - 2;
       size_t at = i + 2;
       while (left > 0) {
+        const unsigned table_class = byte_at(at) >> 4, table_id = byte_at(at) & 15;
+        if (table_class <= 1 && table_id <= 3) defined[table_class][table_id] = true;  // else stb refuses it
         unsigned symbols = 0;
         for (size_t k = 1; k <= 16; ++k) symbols += byte_at(at + k);
         NIBBLE_CHECK(
