@@ -60,7 +60,10 @@ namespace nibble::io::stb_budget {
 // encoder uses stb_image_write's own allocator, which this does not touch).
 thread_local size_t g_max_block = 0;
 
-void* malloc_within(size_t size) { return size <= g_max_block ? std::malloc(size) : nullptr; }
+// Zeroed (calloc), so a decoder state that stb reads before writing -- as it did with a JPEG's
+// undefined Huffman tables, see check_jpeg_huffman_tables -- is the same on every run, not whatever
+// the heap held; a decode can then never depend on what ran before it.
+void* malloc_within(size_t size) { return size <= g_max_block ? std::calloc(1, size) : nullptr; }
 
 void* realloc_within(void* block, size_t size) {
   return size <= g_max_block ? std::realloc(block, size) : nullptr;
